@@ -1,0 +1,46 @@
+"""Test harness of a regulatory sandbox for AI and robotics.
+
+The public API for plugins: the ``hookimpl`` marker, the model types and the errors.
+"""
+
+from .errors import ConfigError, HarnessError, PluginError, StoreError, SuiteError, TargetError
+from .hookspecs import hookimpl
+from .models import (
+    AttemptResult,
+    Case,
+    Connector,
+    ConnectorSpec,
+    ReferenceTargetSpec,
+    Reply,
+    ReporterSpec,
+    Score,
+    ScorerRef,
+    ScorerSpec,
+    Suite,
+    Target,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AttemptResult",
+    "Case",
+    "ConfigError",
+    "Connector",
+    "ConnectorSpec",
+    "HarnessError",
+    "PluginError",
+    "ReferenceTargetSpec",
+    "Reply",
+    "ReporterSpec",
+    "Score",
+    "ScorerRef",
+    "ScorerSpec",
+    "StoreError",
+    "Suite",
+    "SuiteError",
+    "Target",
+    "TargetError",
+    "__version__",
+    "hookimpl",
+]

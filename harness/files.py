@@ -1,0 +1,172 @@
+"""Reading the files a user writes (YAML or JSON) and checking them against schemas/.
+
+Every problem names the file, the line and column in it, the JSON pointer and what to
+change, and all problems of a file are reported together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import HarnessError
+from .resources import data_dir
+
+try:  # the C loader is ten times faster on large suites
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in one file."""
+
+    file: str
+    line: int | None
+    column: int | None
+    pointer: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}:{self.column}" if self.line else "")
+        at = f" at {self.pointer}" if self.pointer else ""
+        return f"{where}:{at} {self.message}" + (f"\n    fix: {self.hint}" if self.hint else "")
+
+
+def format_problems(problems: Sequence[Problem]) -> str:
+    return "\n".join(str(p) for p in problems)
+
+
+def read_text(path: Path, error: type[HarnessError]) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise error(f"{path}: no such file", hint="check the path") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read: {exc}", hint="the file must be UTF-8 text") from exc
+
+
+def parse(path: Path, text: str, error: type[HarnessError]) -> Any:
+    """Parse YAML (JSON is YAML too) safely; a syntax error names line and column."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader is the safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise error(
+            f"{where}: not valid YAML: {exc.problem}",
+            hint="fix the syntax at that line (indentation, a missing colon or quote)",
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
+def locate(text: str, parts: Iterable[str | int]) -> tuple[int, int] | None:
+    """Line and column (1-based) of the node at a JSON pointer path in YAML ``text``.
+    Falls back to the deepest node that exists."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    for part in parts:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    child = value
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``schemas/NAME.schema.json``."""
+    return json.loads((data_dir("schemas") / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _registry() -> Any:
+    """All shipped schemas by ``$id``, so one may ``$ref`` another by file name."""
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in sorted(data_dir("schemas").glob("*.schema.json")):
+        resource = Resource.from_contents(schema(path.name.removesuffix(".schema.json")))
+        resources.append((resource.id(), resource))
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(
+        schema(name), registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def pointer(parts: Iterable[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def explain(error: Any) -> tuple[str, str]:
+    """A sentence and a fix for one jsonschema error."""
+    kind, value = error.validator, error.validator_value
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown key {', '.join(map(repr, extra))}", f"remove it or use one of: {allowed}"
+    if kind == "unevaluatedProperties":
+        return error.message, "remove the keys that the schema does not know"
+    if kind == "required":
+        missing = [k for k in value if k not in error.instance]
+        return f"missing required key {', '.join(map(repr, missing))}", f"add {missing[0]}: ..."
+    if kind == "type":
+        want = value if isinstance(value, str) else " or ".join(value)
+        return f"{error.instance!r} is a {type(error.instance).__name__}, expected {want}", f"write a {want} here"
+    if kind == "enum":
+        return f"{error.instance!r} is not allowed", "use one of: " + ", ".join(map(str, value))
+    if kind == "const":
+        return f"{error.instance!r} is not allowed", f"write {value!r}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "minItems", "pattern"):
+        return error.message, error.schema.get("description", "") or f"respect {kind} {value!r}"
+    return error.message, error.schema.get("description", "")
+
+
+def problems_of(path: Path, text: str, data: Any, schema_name: str) -> list[Problem]:
+    """Every schema problem of ``data`` (parsed from ``text``), with lines."""
+    found = []
+    for error in sorted(validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        parts = list(error.absolute_path)
+        line_col = locate(text, parts)
+        message, hint = explain(error)
+        found.append(Problem(str(path), *(line_col or (None, None)), pointer(parts), message, hint))
+    return found
+
+
+def load_checked(path: Path, schema_name: str, error: type[HarnessError]) -> tuple[Any, str]:
+    """Read, parse and validate a file; raise ``error`` naming every problem."""
+    text = read_text(path, error)
+    data = parse(path, text, error)
+    problems = problems_of(path, text, data, schema_name)
+    if problems:
+        raise error(
+            f"{path} is not a valid {schema_name} file:\n" + format_problems(problems),
+            hint=f"the format is described in schemas/{schema_name}.schema.json",
+        )
+    return data, text

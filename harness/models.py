@@ -1,0 +1,179 @@
+"""The data the harness passes around: plain frozen dataclasses, cheap to make by the
+hundred thousand, and serialisable so runs can be stored and rebuilt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Status = Literal["pass", "fail", "error"]
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerRef:
+    """Which scorer judges a case, with the arguments it is built with."""
+
+    name: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One input plus the expected behaviour.
+
+    ``messages`` is the conversation sent to the target (OpenAI roles: ``user`` and
+    ``assistant``; the last one is the user's turn). ``expected`` is read by the scorer:
+    ``refuse``/``comply`` for the refusal scorer, a string or list for ``contains``...
+    """
+
+    id: str
+    suite: str
+    messages: tuple[Mapping[str, str], ...]
+    expected: Any = None
+    scorer: ScorerRef = ScorerRef("contains")
+    system: str | None = None
+    category: str = "default"
+    lang: str = "und"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """The last user turn: what single-prompt connectors send."""
+        return self.messages[-1]["content"]
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """A versioned set of cases on one risk area."""
+
+    id: str
+    version: str
+    title: str
+    cases: tuple[Case, ...]
+    clause: str = ""
+    description: str = ""
+    languages: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    path: Path | None = None
+    #: sha256 of the suite file and of any question bank it points at.
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The system under test: a connector name plus that connector's settings."""
+
+    name: str
+    connector: str
+    settings: Mapping[str, Any]
+    path: Path | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the target in a manifest: never a secret, only the name of
+        the environment variable that holds one."""
+        shown = {k: self.settings[k] for k in ("base_url", "url", "model", "callable") if k in self.settings}
+        digest = hashlib.sha256(
+            json.dumps({"connector": self.connector, **self.settings}, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        return {"name": self.name, "connector": self.connector, **shown, "settings_sha256": digest}
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the target answered to one case."""
+
+    text: str
+    finish_reason: str | None = None
+    #: tokens the endpoint says the exchange used (for tokens-per-minute limits).
+    tokens: int | None = None
+    status_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A scorer's judgement of one attempt."""
+
+    status: Status
+    value: float = 0.0
+    #: a class name for rates such as ``refusal_rate`` (``refusal``, ``compliance``...).
+    label: str | None = None
+    evidence: str = ""
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    """One attempt with its verdict, as it goes to the store and the case hooks."""
+
+    key: str
+    suite: str
+    case_id: str
+    epoch: int
+    category: str
+    lang: str
+    status: Status
+    score: float
+    label: str | None
+    evidence: str
+    response: str | None
+    error: str | None
+    #: short error class for breakdowns: ``timeout``, ``http_503``, ``malformed``...
+    error_kind: str | None
+    latency_ms: float
+    tries: int
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """Talks to one target. ``send`` makes one exchange and raises ``TargetError`` when
+    it fails; the runner owns retries, rate limits and concurrency."""
+
+    async def send(self, case: Case, *, seed: int) -> Reply: ...
+
+
+ScoreFn = Callable[[Case, Reply], "Score | Awaitable[Score]"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSpec:
+    """A connector a plugin offers. ``factory(target, client)`` returns a
+    :class:`Connector`; ``client`` is the run's ``httpx.AsyncClient`` for the target.
+    ``settings_schema`` (a JSON Schema) checks the target file's settings at load time."""
+
+    name: str
+    factory: Callable[..., Connector]
+    settings_schema: Mapping[str, Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerSpec:
+    """A scorer a plugin offers. ``factory(**args)`` returns ``score(case, reply)``."""
+
+    name: str
+    factory: Callable[..., ScoreFn]
+    version: str = "1"
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReporterSpec:
+    """A report format. ``render(report, out_dir)`` writes the file and returns its path."""
+
+    name: str
+    render: Callable[[Mapping[str, Any], Path], Path]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceTargetSpec:
+    """A built-in endpoint for tests and demos. ``make_app(**options)`` returns an ASGI app."""
+
+    name: str
+    make_app: Callable[..., Any]
+    policies: tuple[str, ...] = ()
+    description: str = ""

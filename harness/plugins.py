@@ -1,0 +1,137 @@
+"""The plugin manager: hook specs, plugins from entry points and from ``-p``, and the
+registries (connectors, scorers, reporters...) gathered from the ``register_*`` hooks."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+log = logging.getLogger("harness.plugins")
+
+GROUP = "harness"
+
+
+def make_plugin_manager(extra: Iterable[str] = (), blocked: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A fresh plugin manager: specs, the ``harness`` entry points, then ``extra``
+    (dotted module paths given with ``-p``). ``blocked`` names entry points to skip."""
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        pm.set_blocked(name)
+    try:
+        pm.load_setuptools_entrypoints(GROUP)
+    except Exception as exc:  # one broken distribution must name itself
+        raise PluginError(
+            f"a plugin from the '{GROUP}' entry points failed to load: {exc!r}",
+            hint="uninstall or fix that distribution, or block it",
+        ) from exc
+    for dotted in extra:
+        try:
+            module = importlib.import_module(dotted)
+        except ImportError as exc:
+            raise PluginError(
+                f"plugin '-p {dotted}' cannot be imported: {exc}",
+                hint="give a dotted module path importable from the current environment",
+            ) from exc
+        if pm.get_plugin(dotted) is None and not pm.is_registered(module):
+            pm.register(module, name=dotted)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} has a hook that matches no spec: {exc}") from exc
+    return pm
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins offer, gathered once and looked up by name."""
+
+    pm: pluggy.PluginManager
+    _cache: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (hook, name) -> the plugin that offered it, for ``harness list``.
+    owner: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def _gather(self, hook: str) -> dict[str, Any]:
+        if hook not in self._cache:
+            found: dict[str, Any] = {}
+            caller = getattr(self.pm.hook, hook)
+            for impl in reversed(caller.get_hookimpls()):  # registration order
+                for spec in impl.function() or ():
+                    if spec.name in found:
+                        raise PluginError(
+                            f"two plugins offer a {hook.removeprefix('register_')[:-1]} "
+                            f"called '{spec.name}' (the second is {impl.plugin_name})",
+                            hint="block one of them with --block NAME",
+                        )
+                    found[spec.name] = spec
+                    self.owner[(hook, spec.name)] = impl.plugin_name
+            self._cache[hook] = found
+        return self._cache[hook]
+
+    def _get(self, hook: str, kind: str, name: str) -> Any:
+        found = self._gather(hook)
+        if name not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise PluginError(
+                f"no {kind} called '{name}' (known: {known})",
+                hint=f"check the spelling, or load the plugin that offers it with -p MODULE",
+            )
+        return found[name]
+
+    def connectors(self) -> dict[str, Any]:
+        return self._gather("register_connectors")
+
+    def scorers(self) -> dict[str, Any]:
+        return self._gather("register_scorers")
+
+    def reporters(self) -> dict[str, Any]:
+        return self._gather("register_reporters")
+
+    def reference_targets(self) -> dict[str, Any]:
+        return self._gather("register_reference_targets")
+
+    def connector(self, name: str) -> Any:
+        return self._get("register_connectors", "connector", name)
+
+    def scorer(self, name: str) -> Any:
+        return self._get("register_scorers", "scorer", name)
+
+    def reference_target(self, name: str) -> Any:
+        return self._get("register_reference_targets", "reference target", name)
+
+    def suite_dirs(self) -> list[Path]:
+        return [Path(p) for paths in reversed(self.pm.hook.register_suite_dirs()) for p in paths]
+
+    def profile_dirs(self) -> list[Path]:
+        return [Path(p) for paths in reversed(self.pm.hook.register_profile_dirs()) for p in paths]
+
+    def distribution_of(self, plugin_name: str) -> dict[str, str]:
+        """The distribution (name, version) a plugin comes from, for manifests."""
+        plugin = self.pm.get_plugin(plugin_name)
+        for p, dist in self.pm.list_plugin_distinfo():
+            if p is plugin:
+                return {"distribution": dist.metadata["name"], "version": dist.version}
+        module = getattr(plugin, "__name__", plugin_name).split(".")[0]
+        dists = metadata.packages_distributions().get(module, [])
+        if dists:
+            return {"distribution": dists[0], "version": metadata.version(dists[0])}
+        return {"distribution": "", "version": getattr(plugin, "__version__", "")}
+
+    def plugins(self) -> list[dict[str, str]]:
+        """Every registered plugin with its distribution and version."""
+        out = []
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None or plugin is hookspecs:
+                continue
+            out.append({"name": name, **self.distribution_of(name)})
+        return sorted(out, key=lambda p: p["name"])
