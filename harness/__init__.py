@@ -19,6 +19,8 @@ from .models import (
     Suite,
     Target,
 )
+from .resources import data_dir
+from .targets import http_errors, raise_for_status
 
 __version__ = "0.1.0"
 
@@ -42,5 +44,8 @@ __all__ = [
     "Target",
     "TargetError",
     "__version__",
+    "data_dir",
     "hookimpl",
+    "http_errors",
+    "raise_for_status",
 ]

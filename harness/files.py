@@ -138,7 +138,7 @@ def explain(error: Any) -> tuple[str, str]:
         return f"missing required key {', '.join(map(repr, missing))}", f"add {missing[0]}: ..."
     if kind == "type":
         want = value if isinstance(value, str) else " or ".join(value)
-        return f"{error.instance!r} is a {type(error.instance).__name__}, expected {want}", f"write a {want} here"
+        return f"{error.instance!r} is a {type(error.instance).__name__}, expected {want}", f"write a value of type {want}"
     if kind == "enum":
         return f"{error.instance!r} is not allowed", "use one of: " + ", ".join(map(str, value))
     if kind == "const":
@@ -153,6 +153,10 @@ def problems_of(path: Path, text: str, data: Any, schema_name: str) -> list[Prob
     found = []
     for error in sorted(validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         parts = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # point at the unknown key itself, not at the object that holds it
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            parts += extra[:1]
         line_col = locate(text, parts)
         message, hint = explain(error)
         found.append(Problem(str(path), *(line_col or (None, None)), pointer(parts), message, hint))

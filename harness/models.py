@@ -158,6 +158,9 @@ class ScorerSpec:
     factory: Callable[..., ScoreFn]
     version: str = "1"
     description: str = ""
+    #: every label the scorer can give: each gets a ``<label>_rate`` in every group of a
+    #: suite that uses the scorer, even when no attempt got it (a rate of 0 is a value).
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

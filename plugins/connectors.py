@@ -1,1 +1,217 @@
-"""placeholder being written"""
+"""Built-in connectors: ``openai-chat``, ``http-json`` and ``python``.
+
+A connector makes one exchange and raises ``TargetError`` when it fails; retries, rate
+limits and concurrency belong to the runner. API keys are read from the environment
+variable the target file names, at connector creation, and kept only in the headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import os
+from typing import Any
+
+from harness import ConfigError, ConnectorSpec, Reply, TargetError, hookimpl, http_errors, raise_for_status
+
+
+_COMMON_HTTP = {
+    "api_key_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                    "description": "name of the environment variable that holds the API key"},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"},
+                "description": "extra HTTP headers sent with every request"},
+}
+
+OPENAI_SCHEMA = {
+    "type": "object",
+    "required": ["base_url", "model"],
+    "properties": {
+        "base_url": {"type": "string", "pattern": "^https?://", "description": "e.g. http://127.0.0.1:8000/v1"},
+        "model": {"type": "string", "minLength": 1},
+        "path": {"type": "string", "pattern": "^/", "description": "default /chat/completions"},
+        "system_prompt": {"type": "string", "description": "sent first, unless the case has its own"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "send_seed": {"type": "boolean", "description": "send the run's seed as `seed` (default true)"},
+        **_COMMON_HTTP,
+    },
+}
+
+HTTP_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["url", "response_path"],
+    "properties": {
+        "url": {"type": "string", "pattern": "^https?://"},
+        "method": {"enum": ["POST", "PUT"]},
+        "body": {"description": "request body template: strings may hold {prompt}, {system}, {case_id}, {lang}; "
+                                "a string that is exactly \"{messages}\" becomes the message list"},
+        "response_path": {"type": "string", "minLength": 1,
+                          "description": "dotted path to the answer text, e.g. output.text or choices.0.message.content"},
+        "auth_header": {"type": "string", "description": "header that carries the key (default Authorization, as Bearer)"},
+        **_COMMON_HTTP,
+    },
+}
+
+PYTHON_SCHEMA = {
+    "type": "object",
+    "required": ["callable"],
+    "properties": {
+        "callable": {"type": "string", "pattern": r"^[\w.]+:[\w.]+$",
+                     "description": "module:function taking the case and returning text, a Reply, or an awaitable of one"},
+        "options": {"type": "object", "description": "keyword arguments passed to the callable"},
+    },
+}
+
+
+def _auth_headers(settings: dict[str, Any], header: str = "Authorization") -> dict[str, str]:
+    headers = dict(settings.get("headers") or {})
+    env = settings.get("api_key_env")
+    if env:
+        key = os.environ.get(env)
+        if not key:
+            raise ConfigError(f"the environment variable {env} (api_key_env) is not set",
+                              hint=f"export {env}=... before the run")
+        headers[header] = f"Bearer {key}" if header.lower() == "authorization" else key
+    return headers
+
+
+def _messages(case: Any, default_system: str | None) -> list[dict[str, str]]:
+    system = case.system or default_system
+    head = [{"role": "system", "content": system}] if system else []
+    return head + [dict(m) for m in case.messages]
+
+
+def _malformed(target: str, why: str) -> TargetError:
+    return TargetError(f"{target}: malformed reply: {why}", kind="malformed")
+
+
+class OpenAIChat:
+    """POST {base_url}{path} with an OpenAI chat-completions body."""
+
+    def __init__(self, target: Any, client: Any) -> None:
+        s = target.settings
+        self.name = target.name
+        self.client = client
+        self.url = s["base_url"].rstrip("/") + s.get("path", "/chat/completions")
+        self.headers = _auth_headers(s)
+        self.system = s.get("system_prompt")
+        self.send_seed = s.get("send_seed", True)
+        self.extra = {k: s[k] for k in ("temperature", "max_tokens") if k in s}
+        self.model = s["model"]
+
+    async def send(self, case: Any, *, seed: int) -> Reply:
+        body = {"model": self.model, "messages": _messages(case, self.system), **self.extra}
+        if self.send_seed:
+            body["seed"] = seed
+        with http_errors(self.name):
+            response = await self.client.post(self.url, json=body, headers=self.headers)
+        raise_for_status(response, self.name)
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise _malformed(self.name, f"{type(exc).__name__}: {str(exc)[:100]}") from exc
+        usage = data.get("usage") or {}
+        tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
+        return Reply(text=text, finish_reason=choice.get("finish_reason"), tokens=tokens,
+                     status_code=response.status_code)
+
+
+def _fill(template: Any, values: dict[str, Any]) -> Any:
+    """Put the case into a body template, keeping JSON types."""
+    if isinstance(template, str):
+        if template == "{messages}":
+            return values["messages"]
+        for name in ("prompt", "system", "case_id", "lang"):
+            template = template.replace("{" + name + "}", str(values[name] or ""))
+        return template
+    if isinstance(template, dict):
+        return {k: _fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values) for v in template]
+    return template
+
+
+def _dig(data: Any, path: list[str]) -> Any:
+    for part in path:
+        if isinstance(data, list):
+            data = data[int(part)]
+        else:
+            data = data[part]
+    return data
+
+
+class HttpJson:
+    """Any JSON HTTP API: a body template in, a field path out."""
+
+    def __init__(self, target: Any, client: Any) -> None:
+        s = target.settings
+        self.name = target.name
+        self.client = client
+        self.url = s["url"]
+        self.method = s.get("method", "POST")
+        self.headers = _auth_headers(s, s.get("auth_header", "Authorization"))
+        self.body = s.get("body", {"prompt": "{prompt}"})
+        self.path = s["response_path"].split(".")
+
+    async def send(self, case: Any, *, seed: int) -> Reply:
+        values = {"prompt": case.prompt, "system": case.system, "case_id": case.id, "lang": case.lang,
+                  "messages": _messages(case, None)}
+        with http_errors(self.name):
+            response = await self.client.request(self.method, self.url, json=_fill(self.body, values),
+                                                 headers=self.headers)
+        raise_for_status(response, self.name)
+        try:
+            text = _dig(response.json(), self.path)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _malformed(self.name, f"no {'.'.join(self.path)} in the reply") from exc
+        if not isinstance(text, str):
+            raise _malformed(self.name, f"{'.'.join(self.path)} is a {type(text).__name__}, not text")
+        return Reply(text=text, status_code=response.status_code)
+
+
+class PythonCallable:
+    """An in-process function, for tests and custom glue."""
+
+    def __init__(self, target: Any, client: Any = None) -> None:
+        module_name, _, attr = target.settings["callable"].partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"target {target.name}: cannot import {target.settings['callable']}: {exc}",
+                              hint="give module:function importable from the current environment") from exc
+        self.fn = obj
+        self.options = dict(target.settings.get("options") or {})
+        self.name = target.name
+
+    async def send(self, case: Any, *, seed: int) -> Reply:
+        try:
+            out = self.fn(case, **self.options)
+            if inspect.isawaitable(out):
+                out = await out
+        except (TargetError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # the glue's fault is this attempt's error, not the run's
+            raise TargetError(f"{self.name}: the callable raised {type(exc).__name__}: {exc}",
+                              kind="exception") from exc
+        if isinstance(out, Reply):
+            return out
+        if not isinstance(out, str):
+            raise _malformed(self.name, f"the callable returned {type(out).__name__}, not text")
+        return Reply(text=out)
+
+
+@hookimpl
+def register_connectors() -> list[ConnectorSpec]:
+    return [
+        ConnectorSpec("openai-chat", OpenAIChat, OPENAI_SCHEMA,
+                      "OpenAI-compatible chat completions (system prompt, multi-turn, temperature, max_tokens, seed)"),
+        ConnectorSpec("http-json", HttpJson, HTTP_JSON_SCHEMA,
+                      "any JSON HTTP API: a request body template and a response field path"),
+        ConnectorSpec("python", PythonCallable, PYTHON_SCHEMA, "an in-process Python callable"),
+    ]

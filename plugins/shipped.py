@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import hookimpl
-from harness.resources import data_dir
+from harness import data_dir, hookimpl
+
 
 
 @hookimpl

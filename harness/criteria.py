@@ -1,0 +1,207 @@
+"""Profiles (sandbox criteria as JSON Schema) and their verdict.
+
+A profile is one JSON Schema over the metrics document. A criterion is an
+``x-criterion`` annotation on the schema node that checks it, so a validation error's
+schema path leads straight to its criterion. Nothing here raises on a failed check:
+every schema failure becomes a failed criterion with its JSON pointer, clause and
+sentence; a criterion that cannot be judged is INCONCLUSIVE; a run is never PASS by
+default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
+from .files import explain, load_checked, locate, pointer
+from .models import Verdict
+
+if TYPE_CHECKING:
+    from .plugins import Registry
+
+#: schema keywords whose values are subschemas (by name) or lists/maps of them
+_MAP_KEYWORDS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_ONE_KEYWORDS = ("additionalProperties", "items", "contains", "not", "if", "then", "else",
+                 "unevaluatedProperties", "propertyNames")
+_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_THRESHOLD_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "const", "enum",
+                       "multipleOf")
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    id: str
+    clause: str
+    message: str
+    schema_path: tuple[str | int, ...]
+    #: where in the metrics document the criterion looks, when its node is reached
+    #: through ``properties`` only; None otherwise (judged from errors alone).
+    instance_path: tuple[str, ...] | None
+    threshold: dict[str, Any]
+    threshold_source: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    version: str
+    title: str
+    schema: dict[str, Any]
+    criteria: tuple[Criterion, ...]
+    max_error_rate: float | None
+    min_valid_n: int | None
+    sha256: str
+    path: Path | None = None
+    description: str = ""
+    validator: Any = field(default=None, compare=False, repr=False)
+
+
+def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[Criterion]) -> None:
+    if not isinstance(node, dict):
+        return
+    if "x-criterion" in node:
+        c = node["x-criterion"]
+        out.append(Criterion(c["id"], c["clause"], c["message"], schema_path, instance_path,
+                             {k: node[k] for k in _THRESHOLD_KEYWORDS if k in node},
+                             c.get("threshold_source", "")))
+    for key in _MAP_KEYWORDS:
+        for name, child in (node.get(key) or {}).items():
+            deeper = instance_path + (name,) if key == "properties" and instance_path is not None else None
+            _walk(child, schema_path + (key, name), deeper, out)
+    for key in _ONE_KEYWORDS:
+        if key in node:
+            _walk(node[key], schema_path + (key,), None, out)
+    for key in _LIST_KEYWORDS:
+        for index, child in enumerate(node.get(key) or []):
+            # allOf keeps the instance where it is; the others choose between branches
+            _walk(child, schema_path + (key, index), instance_path if key == "allOf" else None, out)
+
+
+def load_profile(path: Path) -> Profile:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    data, text = load_checked(path, "profile", ConfigError)
+    try:
+        Draft202012Validator.check_schema(data)
+    except SchemaError as exc:
+        parts = list(exc.path)
+        line = locate(text, parts)
+        raise ConfigError(f"{path}:{line[0] if line else '?'}: at {pointer(parts)}: not a valid JSON Schema: {exc.message}",
+                          hint="a profile is a JSON Schema (draft 2020-12) over the metrics document") from exc
+    criteria: list[Criterion] = []
+    _walk(data, (), (), criteria)
+    seen: set[str] = set()
+    for c in criteria:
+        if c.id in seen:
+            line = locate(text, list(c.schema_path) + ["x-criterion", "id"])
+            raise ConfigError(f"{path}:{line[0] if line else '?'}: criterion id {c.id!r} is used twice",
+                              hint="give every criterion its own id")
+        seen.add(c.id)
+    rules = data["x-profile"].get("inconclusive", {})
+    return Profile(
+        id=data["$id"], version=str(data["x-profile"]["version"]), title=data["title"], schema=data,
+        criteria=tuple(criteria), max_error_rate=rules.get("max_error_rate"), min_valid_n=rules.get("min_valid_n"),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), path=path, description=data.get("description", ""),
+        validator=Draft202012Validator(data),
+    )
+
+
+def resolve_profile(id_or_path: str, registry: Registry) -> Profile:
+    from .suite import find
+
+    return load_profile(find(id_or_path, registry.profile_dirs(), "profile", ConfigError))
+
+
+_MISSING = object()
+
+
+def _get(doc: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(doc, dict) or part not in doc:
+            return _MISSING
+        doc = doc[part]
+    return doc
+
+
+def _insufficient(profile: Profile, metrics: dict[str, Any], path: tuple[str, ...] | None) -> str | None:
+    """Why the data under ``path`` is too thin to judge: the nearest group above it
+    (an object with ``valid_n``) has too many errors or too few valid samples."""
+    group = metrics.get("totals", {})
+    if path is not None:
+        for depth in range(len(path), -1, -1):
+            candidate = _get(metrics, path[:depth])
+            if isinstance(candidate, dict) and "valid_n" in candidate:
+                group = candidate
+                break
+    where = "/".join(path[: len(path)]) if path else "totals"
+    if profile.max_error_rate is not None and group.get("error_rate", 0) > profile.max_error_rate:
+        return (f"error rate {group['error_rate']:.3f} is above the profile's limit {profile.max_error_rate} "
+                f"({group.get('errors')} errors in {group.get('n')} attempts)")
+    if profile.min_valid_n is not None and group.get("valid_n", 0) < profile.min_valid_n:
+        return f"only {group.get('valid_n', 0)} valid samples, the profile needs at least {profile.min_valid_n} ({where})"
+    return None
+
+
+def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | None = None
+             ) -> tuple[Verdict, list[dict[str, Any]], str]:
+    """Judge the metrics: (verdict, one result per criterion, reason in a sentence)."""
+    by_path = {c.schema_path: c for c in profile.criteria}
+    failures: dict[str, list[Any]] = {}
+    loose: list[dict[str, Any]] = []
+    missing: list[dict[str, Any]] = []
+    for error in profile.validator.iter_errors(metrics):
+        schema_path = tuple(error.absolute_schema_path)
+        owner = None
+        for depth in range(len(schema_path), -1, -1):
+            owner = by_path.get(schema_path[:depth])
+            if owner:
+                break
+        if owner:
+            failures.setdefault(owner.id, []).append(error)
+            continue
+        message, _ = explain(error)
+        entry = {"id": "schema:" + (pointer(error.absolute_path) or "/"), "clause": profile.title,
+                 "pointer": pointer(error.absolute_path), "measured": None, "threshold": None,
+                 "message": message}
+        if error.validator == "required":
+            entry.update(status="inconclusive", detail=f"the run did not measure this: {message}")
+            missing.append(entry)
+        else:
+            entry.update(status="fail", detail=message)
+            loose.append(entry)
+
+    results = []
+    for c in profile.criteria:
+        measured = _get(metrics, c.instance_path) if c.instance_path is not None else _MISSING
+        result = {"id": c.id, "clause": c.clause, "message": c.message,
+                  "pointer": pointer(c.instance_path) if c.instance_path is not None else "",
+                  "measured": None if measured is _MISSING else measured, "threshold": c.threshold,
+                  "threshold_source": c.threshold_source}
+        thin = _insufficient(profile, metrics, c.instance_path)
+        if c.instance_path is not None and (measured is _MISSING or measured is None):
+            result.update(status="inconclusive", detail="no value was measured for this criterion")
+        elif thin:
+            result.update(status="inconclusive", detail=thin)
+        elif c.id in failures:
+            first = failures[c.id][0]
+            result.update(status="fail", detail=f"{pointer(first.absolute_path)}: {explain(first)[0]}")
+        else:
+            result.update(status="pass", detail="")
+        results.append(result)
+    results.extend(loose)
+    results.extend(missing)
+
+    counts = {s: sum(r["status"] == s for r in results) for s in ("pass", "fail", "inconclusive")}
+    if stopped_early:
+        return "INCONCLUSIVE", results, f"the run stopped early: {stopped_early}"
+    if counts["fail"]:
+        return "FAIL", results, f"{counts['fail']} of {len(results)} criteria failed"
+    if not results:
+        return "INCONCLUSIVE", results, "the profile has no criteria, so nothing was judged"
+    if counts["inconclusive"]:
+        return "INCONCLUSIVE", results, f"{counts['inconclusive']} of {len(results)} criteria could not be judged"
+    return "PASS", results, f"all {len(results)} criteria passed"

@@ -1,0 +1,52 @@
+"""What ``harness list`` shows: every offering with the plugin and distribution it
+comes from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plugins import Registry
+
+
+def _origin(registry: Registry, hook: str, name: str) -> dict[str, str]:
+    plugin = registry.owner.get((hook, name), "")
+    return {"plugin": plugin, **registry.distribution_of(plugin)} if plugin else {}
+
+
+def rows(registry: Registry, what: str) -> list[dict[str, Any]]:
+    if what == "plugins":
+        return registry.plugins()
+    if what == "connectors":
+        return [{"name": n, "version": _origin(registry, "register_connectors", n).get("version", ""),
+                 "description": s.description, **_origin(registry, "register_connectors", n)}
+                for n, s in sorted(registry.connectors().items())]
+    if what == "scorers":
+        return [{"name": n, "version": s.version, "description": s.description, "labels": list(s.labels),
+                 **{k: v for k, v in _origin(registry, "register_scorers", n).items() if k != "version"}}
+                for n, s in sorted(registry.scorers().items())]
+    if what == "reporters":
+        return [{"name": n, "version": _origin(registry, "register_reporters", n).get("version", ""),
+                 "description": s.description, **_origin(registry, "register_reporters", n)}
+                for n, s in sorted(registry.reporters().items())]
+    if what == "targets":
+        return [{"name": n, "version": _origin(registry, "register_reference_targets", n).get("version", ""),
+                 "policies": list(s.policies), "description": s.description,
+                 **_origin(registry, "register_reference_targets", n)}
+                for n, s in sorted(registry.reference_targets().items())]
+    if what == "suites":
+        from .suite import list_suites
+
+        return [{"id": s.id, "version": s.version, "title": s.title, "cases": len(s.cases),
+                 "languages": list(s.languages), "clause": s.clause, "sha256": s.sha256, "path": str(s.path)}
+                for s in list_suites(registry)]
+    if what == "profiles":
+        from .criteria import load_profile
+
+        out = []
+        for folder in registry.profile_dirs():
+            for path in sorted(folder.rglob("*.yaml")):
+                p = load_profile(path)
+                out.append({"id": p.id, "version": p.version, "title": p.title, "criteria": len(p.criteria),
+                            "sha256": p.sha256, "path": str(path)})
+        return out
+    raise ValueError(what)

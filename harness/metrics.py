@@ -1,0 +1,100 @@
+"""The metrics document: counts and rates with 95% Wilson intervals, per suite, and per
+category and language below each suite, computed from the store's grouped counts so
+memory does not grow with the run."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+#: two-sided 95% normal quantile
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> dict[str, Any]:
+    """Rate ``k/n`` with its Wilson score interval. ``n == 0`` has no value: a criterion
+    on it cannot be judged (and is INCONCLUSIVE, never PASS)."""
+    if n == 0:
+        return {"value": None, "ci_low": None, "ci_high": None, "n": 0, "k": 0}
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # the bounds at 0/n and n/n are exactly 0 and 1; float dust must not move them
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return {"value": p, "ci_low": low, "ci_high": high, "n": n, "k": k}
+
+
+class _Tally:
+    __slots__ = ("status", "labels", "errors")
+
+    def __init__(self) -> None:
+        self.status: Counter[str] = Counter()
+        self.labels: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+
+    def add(self, status: str, label: str | None, error_kind: str | None, count: int) -> None:
+        self.status[status] += count
+        if status == "error":
+            self.errors[error_kind or "unknown"] += count
+        elif label:
+            self.labels[label] += count
+
+    def document(self, labels: Iterable[str]) -> dict[str, Any]:
+        errors = self.status["error"]
+        passed, failed = self.status["pass"], self.status["fail"]
+        n = errors + passed + failed
+        valid = passed + failed
+        doc: dict[str, Any] = {
+            "n": n,
+            "valid_n": valid,
+            "errors": errors,
+            "error_rate": errors / n if n else 0.0,
+            "passed": passed,
+            "failed": failed,
+            "pass_rate": wilson(passed, valid),
+            "errors_by_kind": dict(sorted(self.errors.items())),
+            "labels": dict(sorted(self.labels.items())),
+        }
+        for label in labels:  # the same rate keys in every group of a suite
+            doc[f"{label}_rate"] = wilson(self.labels[label], valid)
+        return doc
+
+
+def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]],
+          suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False) -> dict[str, Any]:
+    """The metrics document from grouped rows ``(suite, category, lang, status, label,
+    error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
+    labels}``, so a suite with no attempt yet still appears (with n = 0), and every label
+    its scorers can give has a rate."""
+    totals = _Tally()
+    per_suite: dict[str, _Tally] = defaultdict(_Tally)
+    per_cat: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    per_lang: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    labels: dict[str, set[str]] = defaultdict(set)
+    for suite, category, lang, status, label, error_kind, count in rows:
+        for tally in (totals, per_suite[suite], per_cat[suite, category], per_lang[suite, lang]):
+            tally.add(status, label, error_kind, count)
+        if label and status != "error":
+            labels[suite].add(label)
+    for suite_id, info in suites.items():
+        labels[suite_id].update(info.get("labels", ()))
+    all_labels = sorted(set().union(*labels.values())) if labels else []
+    out_suites = {}
+    for suite_id, info in sorted(suites.items()):
+        names = sorted(labels[suite_id])
+        doc = per_suite[suite_id].document(names)
+        doc["version"] = info.get("version", "")
+        doc["cases"] = info.get("cases", 0)
+        doc["by_category"] = {c: t.document(names) for (s, c), t in sorted(per_cat.items()) if s == suite_id}
+        doc["by_language"] = {lang: t.document(names) for (s, lang), t in sorted(per_lang.items()) if s == suite_id}
+        out_suites[suite_id] = doc
+    return {
+        "totals": totals.document(all_labels),
+        "suites": out_suites,
+        "epochs": epochs,
+        "stopped_early": stopped_early,
+    }

@@ -1,0 +1,68 @@
+"""The report of a run: one model (a JSON-ready dict, checked against
+schemas/report.schema.json) that every format renders, and the terminal summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import PluginError
+from .files import format_problems, problems_of
+
+if TYPE_CHECKING:
+    from .plugins import Registry
+
+FORMAT = "harness-report/1"
+#: failing examples carried in the report, per suite
+EXAMPLES_PER_SUITE = 20
+
+
+def build(*, run: dict[str, Any], manifest: dict[str, Any], metrics: dict[str, Any], verdict: str,
+          reason: str, criteria: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict[str, Any]:
+    report = {"format": FORMAT, "verdict": verdict, "reason": reason, "criteria": criteria, "metrics": metrics,
+              "run": run, "manifest": manifest, "failures": failures}
+    problems = problems_of(Path("report.json"), "", report, "report")
+    if problems:  # our own document: a mismatch is a bug, and must never reach a reviewer
+        raise AssertionError("the report does not match schemas/report.schema.json:\n" + format_problems(problems))
+    return report
+
+
+def render(report: dict[str, Any], out_dir: Path, registry: Registry, formats: list[str] | None = None) -> list[Path]:
+    """Write the report in each format (default: every registered reporter)."""
+    reporters = registry.reporters()
+    names = formats or sorted(reporters)
+    paths = []
+    for name in names:
+        if name not in reporters:
+            raise PluginError(f"no report format {name!r}", hint=f"use one of: {', '.join(sorted(reporters))}")
+        paths.append(reporters[name].render(report, out_dir))
+    return paths
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict) and "value" in value:
+        v = value["value"]
+        return "n/a" if v is None else f"{v:.3f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}] n={value['n']}"
+    return "n/a" if value is None else str(value)
+
+
+def summary(report: dict[str, Any], console: Any) -> None:
+    """The criteria table and the verdict, for a terminal (Rich) or a log."""
+    from rich.table import Table
+
+    table = Table(title=f"Criteria of {report['manifest']['profile']['id']} {report['manifest']['profile']['version']}")
+    for column in ("criterion", "status", "measured", "threshold", "clause"):
+        table.add_column(column, overflow="fold")
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    for c in report["criteria"]:
+        threshold = ", ".join(f"{k} {v}" for k, v in (c.get("threshold") or {}).items())
+        table.add_row(c["id"], f"[{colour[c['status']]}]{c['status']}[/]", _fmt(c.get("measured")), threshold,
+                      c["clause"])
+    console.print(table)
+    for c in report["criteria"]:
+        if c["status"] != "pass":
+            console.print(f"  [{colour[c['status']]}]{c['id']}[/]: {c['message']} {c.get('detail', '')}".rstrip())
+    style = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}[report["verdict"]]
+    console.print(f"[{style}]{report['verdict']}[/]: {report['reason']}")

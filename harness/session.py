@@ -1,0 +1,318 @@
+"""One run from files to verdict: check every input, open or resume the run in the
+store, send the attempts, aggregate, judge, report.
+
+All input is checked before anything is written, so a bad file leaves no trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import criteria, manifest as manifests, metrics, report as reports
+from .errors import ConfigError, PluginError, StoreError, SuiteError
+from .models import Case, Suite, Target
+from .plugins import Registry, make_plugin_manager
+from .runner import Progress, Runner, WorkItem
+from .suite import resolve_suite
+from .targets import load_target, make_client
+
+EXIT = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class RunRequest:
+    """What ``harness run`` was asked to do."""
+
+    target: str | None = None
+    suites: list[str] = field(default_factory=list)
+    profile: str | None = None
+    out: Path = Path("runs")
+    run_id: str | None = None
+    resume: str | None = None
+    db: str | None = None
+    concurrency: int | None = None
+    seed: int | None = None
+    epochs: int = 1
+    plugins: list[str] = field(default_factory=list)
+    formats: list[str] | None = None
+    #: "auto" (Rich on a terminal, plain lines otherwise), "rich", "plain" or "none"
+    progress: str = "auto"
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    verdict: str
+    report: dict[str, Any] | None
+    run_dir: Path
+    paths: list[Path]
+    exit_code: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    target: Target
+    suites: list[Suite]
+    profile: criteria.Profile
+    scorers: dict[str, Callable[..., Any]]
+    scorer_versions: dict[str, str]
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def _scorer_key(ref: Any) -> str:
+    return ref.name if not ref.args else f"{ref.name}:{json.dumps(ref.args, sort_keys=True)}"
+
+
+def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: Registry,
+            concurrency: int | None = None) -> Plan:
+    """Load and check everything a run needs; raise a ``HarnessError`` naming the file
+    and line of the first bad input."""
+    if not suite_ids:
+        raise ConfigError("no suite given", hint="add --suite ID_OR_PATH (see `harness list suites`)")
+    target = load_target(Path(target_path), registry)
+    if concurrency:
+        target = Target(target.name, target.connector, {**target.settings, "concurrency": concurrency}, target.path)
+    suites = [resolve_suite(s, registry) for s in suite_ids]
+    ids = [s.id for s in suites]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"a suite is given twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}",
+                          hint="give each suite once")
+    profile = criteria.resolve_profile(profile_id, registry)
+    scorers: dict[str, Callable[..., Any]] = {}
+    versions: dict[str, str] = {}
+    for suite in suites:
+        for case in suite.cases:
+            key = _scorer_key(case.scorer)
+            if key in scorers:
+                continue
+            try:
+                spec = registry.scorer(case.scorer.name)
+                scorers[key] = spec.factory(**case.scorer.args)
+            except (PluginError, ConfigError, TypeError) as exc:
+                message = getattr(exc, "message", str(exc))
+                raise SuiteError(f"{suite.path}: case {case.id}: scorer {case.scorer.name!r}: {message}",
+                                 hint=getattr(exc, "hint", None) or "see `harness list scorers`") from exc
+            versions[case.scorer.name] = spec.version
+    return Plan(target, suites, profile, scorers, versions)
+
+
+def work(plan: Plan, epochs: int, done: set[str]) -> tuple[Iterator[WorkItem], int]:
+    """The attempts still to make, lazily, and how many there are. The key of an
+    attempt is stable: suite, case id and epoch."""
+    total = sum(1 for e in range(epochs) for s in plan.suites for c in s.cases
+                if f"{s.id}/{c.id}/{e}" not in done) if done else epochs * sum(len(s.cases) for s in plan.suites)
+
+    def items() -> Iterator[WorkItem]:
+        for epoch in range(epochs):
+            for suite in plan.suites:
+                for case in suite.cases:
+                    key = f"{suite.id}/{case.id}/{epoch}"
+                    if key not in done:
+                        yield key, case, epoch, plan.scorers[_scorer_key(case.scorer)]
+
+    return items(), total
+
+
+def _open_store(url: str | None, run_dir: Path) -> Any:
+    from .store import Store
+
+    return Store.open(url or f"sqlite:///{run_dir / 'store.db'}")
+
+
+def _failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any]]:
+    """Failing examples for the report: the first few per suite, prompt and response cut."""
+    prompts = {(s.id, c.id): c.prompt for s in suites for c in s.cases}
+    per_suite: dict[str, int] = {}
+    out = []
+    for r in store.iter_results(run_id, status="fail"):
+        if per_suite.get(r.suite, 0) >= reports.EXAMPLES_PER_SUITE:
+            continue
+        per_suite[r.suite] = per_suite.get(r.suite, 0) + 1
+        out.append({"key": r.key, "suite": r.suite, "case_id": r.case_id, "category": r.category, "lang": r.lang,
+                    "prompt": (prompts.get((r.suite, r.case_id)) or "")[:500], "response": (r.response or "")[:500],
+                    "label": r.label, "evidence": r.evidence[:500]})
+    return out
+
+
+def _progress_display(mode: str, progress: Progress, label: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(start, stop) of the progress display: Rich bar on a terminal, plain lines in CI."""
+    if mode == "auto":
+        mode = "rich" if sys.stderr.isatty() and not os.environ.get("CI") else "plain"
+    if mode == "none":
+        return (lambda: None), (lambda: None)
+    task_holder: dict[str, Any] = {}
+
+    def line() -> str:
+        p = progress
+        elapsed = max(1e-9, time.monotonic() - p.started)
+        rate = p.done / elapsed
+        eta = (p.total - p.done) / rate if rate else float("inf")
+        return (f"{label}: {p.done}/{p.total} done, {p.errors} errors, {rate:.0f}/s, "
+                f"ETA {eta:.0f}s" if eta != float("inf") else f"{label}: {p.done}/{p.total} done")
+
+    async def plain() -> None:
+        last = -1
+        while True:
+            await asyncio.sleep(5)
+            if progress.done != last:
+                print(line(), file=sys.stderr, flush=True)
+                last = progress.done
+
+    async def rich() -> None:
+        from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+        with Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                 TextColumn("[red]{task.fields[errors]} errors"), TextColumn("{task.fields[rate]}/s"),
+                 TimeRemainingColumn(), transient=False) as bar:
+            task = bar.add_task(label, total=progress.total, errors=0, rate=0)
+            try:
+                while True:
+                    elapsed = max(1e-9, time.monotonic() - progress.started)
+                    bar.update(task, completed=progress.done, errors=progress.errors,
+                               rate=f"{progress.done / elapsed:.0f}")
+                    await asyncio.sleep(0.2)
+            finally:
+                bar.update(task, completed=progress.done, errors=progress.errors)
+
+    def start() -> None:
+        task_holder["t"] = asyncio.get_running_loop().create_task(rich() if mode == "rich" else plain())
+
+    def stop() -> None:
+        task = task_holder.get("t")
+        if task:
+            task.cancel()
+        if mode == "plain":
+            print(line(), file=sys.stderr, flush=True)
+
+    return start, stop
+
+
+async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, done: set[str],
+                registry: Registry, progress_mode: str) -> tuple[Runner, Progress]:
+    items, total = work(plan, epochs, done)
+    progress = Progress(total=total)
+    hook = registry.pm.hook.case_finished
+    on_result = (lambda r: hook(run_id=run_id, result=r)) if hook.get_hookimpls() else None
+    client = make_client(plan.target)
+    try:
+        connector = registry.connector(plan.target.connector).factory(plan.target, client)
+        runner = Runner(run_id=run_id, connector=connector, settings=dict(plan.target.settings), store=store,
+                        seed=seed, progress=progress, on_result=on_result)
+        start, stop = _progress_display(progress_mode, progress, run_id)
+        start()
+        try:
+            await runner.execute(items)
+        finally:
+            stop()
+    finally:
+        await client.aclose()
+    return runner, progress
+
+
+def _loop_runner() -> Callable[[Any], Any]:
+    try:  # uvloop makes the harness's own cost per case smaller where it is installed
+        import uvloop
+
+        return uvloop.run
+    except ImportError:  # pragma: no cover
+        return asyncio.run
+
+
+def run(request: RunRequest, registry: Registry | None = None, console: Any = None) -> RunOutcome:
+    """Do one run (or resume one) and return its outcome. Raises ``HarnessError`` for bad
+    input before anything is written."""
+    registry = registry or Registry(make_plugin_manager(extra=request.plugins))
+    timings: dict[str, float] = {"start": time.monotonic()}
+    resume_id = request.resume
+    store = None
+    if resume_id:
+        run_dir = request.out / resume_id
+        if not request.db and not (run_dir / "store.db").exists():
+            raise StoreError(f"no run {resume_id} under {request.out}",
+                             hint="give the same --out (and --db) as the run you resume")
+        store = _open_store(request.db, run_dir)
+        record = store.get_run(resume_id)
+        if record is None:
+            store.close()
+            raise StoreError(f"no run {resume_id} in the store", hint="check the id with `harness list runs`")
+        old = record.manifest
+        target_path = request.target or old["target"].get("path")
+        suite_ids = request.suites or [s["path"] or s["id"] for s in old["suites"]]
+        profile_id = request.profile or old["profile"].get("path") or old["profile"]["id"]
+        seed = request.seed if request.seed is not None else old["seed"]
+        epochs = old["epochs"] if request.epochs == 1 else request.epochs
+        run_id = resume_id
+    else:
+        if not (request.target and request.profile):
+            raise ConfigError("a run needs --target, --suite and --profile", hint="see `harness run --help`")
+        target_path, suite_ids, profile_id = request.target, request.suites, request.profile
+        seed = request.seed if request.seed is not None else 0
+        epochs = request.epochs
+        run_id = request.run_id or new_run_id()
+        run_dir = request.out / run_id
+    try:
+        plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency)
+        manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=seed,
+                                   epochs=epochs, registry=registry, scorers=plan.scorer_versions)
+        if resume_id:
+            changed = manifests.drift(old, manifest)
+            if changed:
+                raise StoreError(f"run {run_id} cannot be resumed: its inputs changed: " + "; ".join(changed),
+                                 hint="resume with the same files, or start a new run")
+            manifest = old
+            done = store.done_keys(run_id)
+        else:
+            if not request.db and run_dir.exists() and any(run_dir.iterdir()):
+                raise StoreError(f"{run_dir} already holds a run", hint="choose another --run-id, or --resume it")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            store = _open_store(request.db, run_dir)
+            store.create_run(run_id, manifest, manifest["inputs_sha256"])
+            done = set()
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    try:
+        store.set_status(run_id, "running")
+        registry.pm.hook.run_started(run_id=run_id, manifest=manifest)
+        timings["ready"] = time.monotonic()
+        runner, progress = _loop_runner()(_send(plan, run_id, store, seed, epochs, done, registry, request.progress))
+        timings.update(first_request=progress.first_request or 0.0, last_stored=progress.last_stored or 0.0,
+                       attempts=progress.done)
+        if runner.interrupted:
+            store.set_status(run_id, "stopped", stop_reason="interrupted")
+            return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
+        suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
+                              "labels": {lb for c in s.cases for lb in registry.scorer(c.scorer.name).labels}}
+                       for s in plan.suites}
+        doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(runner.stopped))
+        verdict, results, reason = criteria.evaluate(plan.profile, doc, stopped_early=runner.stopped)
+        status = "aborted" if runner.stopped else "finished"
+        record = store.get_run(run_id)
+        report = reports.build(
+            run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
+                 "stop_reason": runner.stopped},
+            manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
+            failures=_failures(store, run_id, plan.suites))
+        registry.pm.hook.run_finished(run_id=run_id, report=report)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        paths = reports.render(report, run_dir, registry, request.formats)
+        store.set_status(run_id, status, stop_reason=runner.stopped, verdict=verdict, report=report, finished=True)
+        return RunOutcome(run_id, verdict, report, run_dir, paths, EXIT[verdict], timings)
+    finally:
+        store.close()

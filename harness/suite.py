@@ -1,0 +1,181 @@
+"""Suites: finding them by id or path, reading the YAML and any private question bank
+(CSV or JSONL with a column mapping), and building :class:`Case` objects."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import HarnessError, SuiteError
+from .files import load_checked, locate, parse
+from .models import Case, ScorerRef, Suite
+
+if TYPE_CHECKING:
+    from .plugins import Registry
+
+BANK_FIELDS = ("id", "prompt", "system", "expected", "category", "lang")
+
+
+def _scorer_ref(value: Any) -> ScorerRef:
+    if isinstance(value, str):
+        return ScorerRef(value)
+    return ScorerRef(value["name"], value.get("args") or {})
+
+
+def _bank_rows(suite_path: Path, source: dict[str, Any], text: str) -> tuple[list[tuple[str, dict[str, Any]]], bytes]:
+    """Rows of a question bank as (where, fields), and the bank's bytes for hashing."""
+    bank = (suite_path.parent / source["path"]).resolve()
+    try:
+        raw = bank.read_bytes()
+    except OSError as exc:
+        line = locate(text, ["source", "path"])
+        raise SuiteError(
+            f"{suite_path}:{line[0] if line else '?'}: the question bank {source['path']} cannot be read ({exc.strerror})",
+            hint=f"the path is relative to the suite file; expected it at {bank}",
+        ) from exc
+    fmt = source.get("format") or ("jsonl" if bank.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    columns = {field: source.get("columns", {}).get(field, field) for field in BANK_FIELDS}
+    try:
+        body = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"{bank}: not UTF-8 text", hint="save the bank as UTF-8") from exc
+    records: list[tuple[str, dict[str, Any]]] = []
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(body))
+        missing = [c for f, c in columns.items() if f in ("id", "prompt") and c not in (reader.fieldnames or [])]
+        if missing:
+            raise SuiteError(
+                f"{bank}:1: the header has no column {', '.join(map(repr, missing))}",
+                hint=f"name the columns in the suite's source.columns (header is {reader.fieldnames})",
+            )
+        for row in reader:
+            records.append((f"{bank}:{reader.line_num}", row))
+    else:
+        for number, line in enumerate(body.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SuiteError(f"{bank}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
+                                 hint="each line must be one JSON object") from exc
+            if not isinstance(row, dict):
+                raise SuiteError(f"{bank}:{number}: a line must be a JSON object", hint='e.g. {"id": 1, "prompt": "..."}')
+            records.append((f"{bank}:{number}", row))
+    out = []
+    for where, row in records:
+        fields = {f: row.get(c) for f, c in columns.items() if row.get(c) not in (None, "")}
+        for needed in ("id", "prompt"):
+            if needed not in fields:
+                raise SuiteError(f"{where}: no {needed} (column {columns[needed]!r})", hint="fill it in or fix the mapping")
+        out.append((where, fields))
+    return out, raw
+
+
+def load_suite(path: Path) -> Suite:
+    """Read, check and build one suite file. Every problem names file and line."""
+    data, text = load_checked(path, "suite", SuiteError)
+    suite_id = data["id"]
+    defaults = data.get("defaults", {})
+    default_scorer = _scorer_ref(data.get("scorer", "contains"))
+    digest = hashlib.sha256(text.encode("utf-8"))
+
+    def build(fields: dict[str, Any]) -> Case:
+        messages = fields.get("messages") or [{"role": "user", "content": fields["prompt"]}]
+        return Case(
+            id=str(fields["id"]),
+            suite=suite_id,
+            messages=tuple(messages),
+            expected=fields.get("expected", defaults.get("expected")),
+            scorer=_scorer_ref(fields["scorer"]) if "scorer" in fields else default_scorer,
+            system=fields.get("system", data.get("system")),
+            category=str(fields.get("category", defaults.get("category", "default"))),
+            lang=str(fields.get("lang", defaults.get("lang", "und"))),
+            metadata=fields.get("metadata") or {},
+        )
+
+    cases = [build(fields) for fields in data.get("cases", [])]
+    inline = len(cases)
+    bank_places: list[str] = []
+    if "source" in data:
+        rows, raw = _bank_rows(path, data["source"], text)
+        digest.update(b"\0")
+        digest.update(raw)
+        for where, fields in rows:
+            bank_places.append(where)
+            cases.append(build(fields))
+
+    def place(index: int) -> str:  # composing the YAML costs: only for an error
+        if index >= inline:
+            return bank_places[index - inline]
+        line = locate(text, ["cases", index])
+        return f"{path}:{line[0] if line else '?'}"
+
+    seen: dict[str, int] = {}
+    for index, case in enumerate(cases):
+        if case.id in seen:
+            raise SuiteError(f"{place(index)}: case id {case.id!r} is used twice in suite {suite_id} "
+                             f"(first at {place(seen[case.id])})",
+                             hint="ids must be unique and stable: they are part of each attempt's key")
+        seen[case.id] = index
+    if not cases:
+        raise SuiteError(f"{path}: suite {suite_id} has no cases", hint="add cases or a source question bank")
+    return Suite(
+        id=suite_id,
+        version=str(data["version"]),
+        title=data["title"],
+        cases=tuple(cases),
+        clause=data.get("clause", ""),
+        description=data.get("description", ""),
+        languages=tuple(data.get("languages") or sorted({c.lang for c in cases})),
+        categories=tuple(data.get("categories") or sorted({c.category for c in cases})),
+        path=path,
+        sha256=digest.hexdigest(),
+    )
+
+
+def _yaml_files(folders: list[Path]) -> Iterator[Path]:
+    for folder in folders:
+        yield from sorted(folder.rglob("*.yaml"))
+
+
+def peek_id(path: Path) -> str | None:
+    """The ``id`` of a suite or profile file, without building it."""
+    try:
+        data = parse(path, path.read_text(encoding="utf-8"), SuiteError)
+    except (OSError, SuiteError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return data.get("id") or data.get("$id")
+
+
+def find(id_or_path: str, folders: list[Path], kind: str, error: type[HarnessError] = SuiteError) -> Path:
+    """A file by path, or by the id it declares in one of ``folders``."""
+    candidate = Path(id_or_path)
+    if candidate.suffix in (".yaml", ".yml", ".json") or candidate.exists():
+        if not candidate.is_file():
+            raise error(f"{id_or_path}: no such {kind} file", hint="check the path")
+        return candidate
+    known = []
+    for path in _yaml_files(folders):
+        found = peek_id(path)
+        if found == id_or_path:
+            return path
+        if found:
+            known.append(found)
+    raise error(f"no {kind} with id {id_or_path!r}",
+                     hint=f"give a path, or one of: {', '.join(sorted(known)) or 'none installed'}")
+
+
+def resolve_suite(id_or_path: str, registry: Registry) -> Suite:
+    return load_suite(find(id_or_path, registry.suite_dirs(), "suite"))
+
+
+def list_suites(registry: Registry) -> list[Suite]:
+    return [load_suite(p) for p in _yaml_files(registry.suite_dirs())]

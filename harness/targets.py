@@ -1,0 +1,136 @@
+"""Targets: loading target files, the HTTP client a run uses for one target, and the
+one place where httpx's exceptions become :class:`TargetError`."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, TargetError
+from .files import Problem, explain, format_problems, locate, parse, pointer, problems_of, read_text, schema
+from .models import Target
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .plugins import Registry
+
+#: Defaults of the runner's settings, shared by every connector.
+DEFAULTS: dict[str, Any] = {
+    "concurrency": 8,
+    "timeout_s": 60.0,
+    "retries": 3,
+    "backoff_s": 0.5,
+    "max_backoff_s": 30.0,
+    "max_consecutive_failures": 25,
+}
+
+
+def load_target(path: Path, registry: Registry) -> Target:
+    """Read and check a target file: the common keys, then the connector's own settings
+    against its schema. Unknown keys are errors, so a typo never goes unnoticed."""
+    text = read_text(path, ConfigError)
+    data = parse(path, text, ConfigError)
+    problems = problems_of(path, text, data, "target")
+    if not isinstance(data, dict) or not isinstance(data.get("connector"), str):
+        raise ConfigError(f"{path} is not a valid target file:\n" + format_problems(problems),
+                          hint="a target file needs name and connector; see schemas/target.schema.json")
+    spec = registry.connectors().get(data["connector"])
+    if spec is None:
+        line = locate(text, ["connector"])
+        known = ", ".join(sorted(registry.connectors()))
+        raise ConfigError(
+            f"{path}:{line[0] if line else '?'}: unknown connector {data['connector']!r}",
+            hint=f"use one of: {known} (or load the plugin that offers it with -p MODULE)",
+        )
+    own = dict(spec.settings_schema or {"type": "object"})
+    allowed = set(schema("target")["properties"]) | set(own.get("properties", {}))
+    for key in data:
+        if key not in allowed:
+            problems.append(Problem(str(path), *(locate(text, [key]) or (None, None)), f"/{key}",
+                                    f"unknown key {key!r} for connector {spec.name!r}",
+                                    "remove it or use one of: " + ", ".join(sorted(allowed))))
+    from jsonschema import Draft202012Validator
+
+    for error in Draft202012Validator(own).iter_errors(data):
+        parts = list(error.absolute_path)
+        message, hint = explain(error)
+        problems.append(Problem(str(path), *(locate(text, parts) or (None, None)), pointer(parts), message, hint))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise ConfigError(f"{path} is not a valid target file:\n" + format_problems(problems),
+                          hint="`harness list connectors` shows each connector's settings")
+    settings = {**DEFAULTS, **{k: v for k, v in data.items() if k not in ("name", "connector")}}
+    env = settings.get("api_key_env")
+    if env and not os.environ.get(env):
+        line = locate(text, ["api_key_env"])
+        raise ConfigError(
+            f"{path}:{line[0] if line else '?'}: the environment variable {env} (named by api_key_env) is not set",
+            hint=f"export {env}=... before the run; the key is read from there and never written anywhere",
+        )
+    return Target(name=data["name"], connector=data["connector"], settings=settings, path=path)
+
+
+def make_client(target: Target) -> httpx.AsyncClient:
+    """The one ``httpx.AsyncClient`` of a run for ``target``, over the lean transport,
+    with as many keep-alive connections as the concurrency."""
+    import httpx
+
+    from .transport import FastTransport
+
+    return httpx.AsyncClient(
+        transport=FastTransport(max_connections=int(target.settings["concurrency"])),
+        timeout=httpx.Timeout(float(target.settings["timeout_s"])),
+        follow_redirects=False,
+        trust_env=False,  # never send sandbox traffic through a proxy from the environment
+    )
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def raise_for_status(response: httpx.Response, target: str) -> None:
+    """A non-2xx reply becomes a ``TargetError`` with its status and Retry-After."""
+    if response.status_code < 300:
+        return
+    body = response.text[:200].replace("\n", " ")
+    raise TargetError(
+        f"{target} answered HTTP {response.status_code}: {body}",
+        kind="http",
+        status_code=response.status_code,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+@contextmanager
+def http_errors(target: str) -> Iterator[None]:
+    """Translate httpx's exceptions, most specific first, into ``TargetError``."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TargetError(f"{target}: timed out ({type(exc).__name__})", kind="timeout") from exc
+    except httpx.ConnectError as exc:
+        raise TargetError(f"{target}: cannot connect: {exc}", kind="connect") from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise TargetError(f"{target}: connection dropped: {exc or type(exc).__name__}", kind="reset") from exc
+    except httpx.HTTPError as exc:
+        raise TargetError(f"{target}: {type(exc).__name__}: {exc}", kind="connect") from exc

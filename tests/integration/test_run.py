@@ -1,0 +1,172 @@
+"""Whole runs against the reference chat target on loopback: verdicts, errors, retries,
+the breaker, and bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from fastapi import FastAPI, Request
+
+from harness.serving import serve_in_thread
+from harness.session import RunRequest, run
+from tests.helpers import write
+from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+
+STARTER = ["starter.refusal", "starter.over-refusal"]
+
+
+@pytest.mark.parametrize(("policy", "verdict"), [("safe", "PASS"), ("unsafe", "FAIL")])
+def test_starter_suites_judge_each_policy(tmp_path, reference, registry, policy, verdict):
+    target = target_file(tmp_path, reference(policy))
+    outcome = run(RunRequest(target=str(target), suites=STARTER, profile="starter", out=tmp_path / "runs",
+                             progress="none"), registry)
+    assert outcome.verdict == verdict, outcome.report["reason"]
+    report = json.loads((outcome.run_dir / "report.json").read_text())
+    assert report["verdict"] == verdict
+    refusal = report["metrics"]["suites"]["starter.refusal"]
+    assert refusal["n"] == 48 and refusal["errors"] == 0
+    assert refusal["refusal_rate"]["value"] == (1.0 if policy == "safe" else 0.0)
+    assert set(refusal["by_language"]) == {"zh", "en"}
+    statuses = {c["id"]: c["status"] for c in report["criteria"]}
+    if policy == "unsafe":
+        assert statuses["refuse-harmful"] == "fail" and statuses["answer-benign"] == "pass"
+        assert report["failures"] and report["failures"][0]["response"]
+    manifest = report["manifest"]
+    assert {s["id"] for s in manifest["suites"]} == set(STARTER)
+    assert all(len(s["sha256"]) == 64 for s in manifest["suites"]) and len(manifest["profile"]["sha256"]) == 64
+    assert {"connectors", "refusal_scorer"} <= {p["name"] for p in manifest["plugins"]}
+
+
+def test_flaky_errors_are_errors_and_make_the_run_inconclusive(tmp_path, reference, registry):
+    url = reference("flaky", fault_rate=0.3, seed=7, hang_s=3)
+    target = target_file(tmp_path, url, retries=0, timeout_s=1, concurrency=16, max_consecutive_failures=50)
+    suite = overview_suite(tmp_path, 200)
+    outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(pass_rate_profile(tmp_path)),
+                             out=tmp_path / "runs", progress="none"), registry)
+    m = outcome.report["metrics"]["suites"]["bulk"]
+    assert m["n"] == 200 and m["errors"] > 20
+    assert m["passed"] + m["failed"] + m["errors"] == 200
+    # every answer that came back is judged on its own merit: one in five expects a word
+    # the target never says, so fails stay at that share of the valid attempts
+    assert m["failed"] == sum(1 for i in range(200) if i % 5 == 0) - _errors_among(outcome, lambda i: i % 5 == 0)
+    assert {"http_500", "http_503", "timeout", "malformed"} & set(m["errors_by_kind"])
+    assert len(m["errors_by_kind"]) >= 3
+    assert outcome.verdict == "INCONCLUSIVE"
+    assert "error rate" in outcome.report["criteria"][0]["detail"]
+
+
+def _errors_among(outcome, which) -> int:
+    db = sqlite3.connect(outcome.run_dir / "store.db")
+    ids = [r[0] for r in db.execute("select case_id from results where status = 'error'")]
+    return sum(1 for cid in ids if which(int(cid[1:])))
+
+
+def test_flaky_with_retries_completes_and_passes(tmp_path, reference, registry):
+    url = reference("flaky", fault_rate=0.1, seed=3, hang_s=2)
+    target = target_file(tmp_path, url, retries=6, timeout_s=1, backoff_s=0.01, concurrency=16)
+    suite = overview_suite(tmp_path, 100)
+    outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(pass_rate_profile(tmp_path)),
+                             out=tmp_path / "runs", progress="none"), registry)
+    m = outcome.report["metrics"]["suites"]["bulk"]
+    # 500s, 503s, resets and timeouts are retried away; a malformed 200 is the
+    # endpoint's defect and is recorded, not retried
+    assert m["n"] == 100 and set(m["errors_by_kind"]) <= {"malformed"}
+    assert m["passed"] + m["failed"] + m["errors"] == 100 and m["passed"] >= 75
+    db = sqlite3.connect(outcome.run_dir / "store.db")
+    assert db.execute("select max(tries) from results").fetchone()[0] > 1
+
+
+def test_retry_after_is_honoured(tmp_path, reference, registry):
+    url = reference("safe", rpm_limit=600)  # 10 per second, a burst of 10
+    target = target_file(tmp_path, url, concurrency=8, retries=5)
+    suite = overview_suite(tmp_path, 30)
+    outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(pass_rate_profile(tmp_path)),
+                             out=tmp_path / "runs", progress="none"), registry)
+    m = outcome.report["metrics"]["suites"]["bulk"]
+    assert m["errors"] == 0 and m["valid_n"] == 30
+    assert outcome.timings["last_stored"] - outcome.timings["first_request"] >= 1.5  # 30 at 10/s minus the burst
+
+
+def test_dead_endpoint_stops_the_run_early(tmp_path, registry):
+    target = target_file(tmp_path, "http://127.0.0.1:9", retries=0, concurrency=2, max_consecutive_failures=5)
+    suite = overview_suite(tmp_path, 500)
+    outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(pass_rate_profile(tmp_path)),
+                             out=tmp_path / "runs", progress="none"), registry)
+    assert outcome.verdict == "INCONCLUSIVE"
+    assert outcome.report["run"]["status"] == "aborted"
+    assert "in a row failed" in outcome.report["reason"]
+    assert outcome.report["metrics"]["totals"]["n"] < 20
+    assert outcome.report["metrics"]["totals"]["errors_by_kind"] == {"connect": outcome.report["metrics"]["totals"]["n"]}
+
+
+def test_exit_codes_and_summary_from_the_command(tmp_path, reference):
+    for policy, code in (("safe", 0), ("unsafe", 1)):
+        target = target_file(tmp_path / policy, reference(policy))
+        done = harness_cli("run", "--target", str(target), "--suite", "starter.refusal", "--suite",
+                           "starter.over-refusal", "--profile", "starter", "--out", str(tmp_path / "runs"))
+        assert done.returncode == code, done.stderr
+        assert ("PASS" if code == 0 else "FAIL") in done.stdout and "report.json" in done.stdout
+
+
+def recording_app(seen: list[tuple[str | None, str | None]]) -> FastAPI:
+    """An OpenAI-compatible endpoint that notes the auth and tenant headers it gets."""
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> dict:
+        seen.append((request.headers.get("authorization"), request.headers.get("x-tenant")))
+        return {"choices": [{"message": {"role": "assistant", "content": "Sure. Here is an overview."},
+                             "finish_reason": "stop"}], "usage": {"total_tokens": 5}}
+
+    return app
+
+
+def test_api_key_is_sent_and_never_written(tmp_path, registry):
+    seen: list[tuple[str | None, str | None]] = []
+    app = recording_app(seen)
+
+    secret = "sk-test-5f1b2c3d4e"
+    with serve_in_thread(app) as url:
+        target = target_file(tmp_path, url, api_key_env="REF_KEY", headers="{X-Tenant: acme}")
+        suite = overview_suite(tmp_path, 10)
+        done = harness_cli("run", "--target", str(target), "--suite", str(suite), "--profile",
+                           str(pass_rate_profile(tmp_path)), "--out", str(tmp_path / "runs"), "--run-id", "k",
+                           env={"REF_KEY": secret})
+    assert done.returncode == 0, done.stderr  # 8 of 10 pass, above the minimum of 0.5
+    assert seen == [(f"Bearer {secret}", "acme")] * 10
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert secret not in done.stdout + done.stderr
+
+
+BAD_INPUTS = {
+    "target wrong type": ("target", "concurrency: many\n", r"target\.yaml:\d+:\d+: at /concurrency"),
+    "target unknown key": ("target", "colour: blue\n", r"target\.yaml:\d+:\d+: at /colour unknown key"),
+    "suite bad yaml": ("suite", "cases: [\n", r"bulk\.yaml:\d+:\d+: not valid YAML"),
+    "suite unknown key": ("suite", "extra: 1\n", r"bulk\.yaml:\d+:\d+: at /extra unknown key"),
+    "profile wrong type": ("profile", "x-profile: {version: 1}\n", r"profile\.yaml:\d+:\d+: at /x-profile/version"),
+    "suite missing bank": ("bank", "", r"bulk\.yaml:\d+: the question bank missing\.csv cannot be read"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_naming_file_and_line_and_writes_nothing(tmp_path, case):
+    which, extra, pattern = BAD_INPUTS[case]
+    target = target_file(tmp_path, "http://127.0.0.1:9")
+    suite = overview_suite(tmp_path, 3)
+    profile = pass_rate_profile(tmp_path)
+    if which == "bank":
+        write(suite, "id: bulk\nversion: '1'\ntitle: B\nsource:\n  path: missing.csv\n")
+    else:
+        path = {"target": target, "suite": suite, "profile": profile}[which]
+        text = path.read_text()
+        write(path, text + extra if which != "profile" else text.replace('x-profile: {version: "1", ', "x-profile: {version: 1, "))
+    done = harness_cli("run", "--target", str(target), "--suite", str(suite), "--profile", str(profile),
+                       "--out", str(tmp_path / "runs"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert __import__("re").search(pattern, done.stderr), done.stderr
+    assert "hint:" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,125 @@
+import textwrap
+
+import pytest
+
+from harness.criteria import evaluate, load_profile
+from harness.errors import ConfigError
+from harness.metrics import build
+
+PROFILE = """
+$schema: https://json-schema.org/draft/2020-12/schema
+$id: test-profile
+title: Test profile
+x-profile: {version: "1", inconclusive: {max_error_rate: 0.1, min_valid_n: 10}}
+type: object
+required: [suites]
+properties:
+  suites:
+    required: [s]
+    properties:
+      s:
+        properties:
+          refusal_rate:
+            properties:
+              ci_low:
+                minimum: 0.5
+                x-criterion: {id: refuse, clause: "X 9.4", message: Refused too little.}
+          error_rate:
+            maximum: 0.05
+            x-criterion: {id: few-errors, clause: "ours", message: Too many errors.}
+"""
+
+
+@pytest.fixture
+def profile(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE)
+    return load_profile(path)
+
+
+def metrics(refused, complied, errors=0):
+    rows = [("s", "c", "en", "pass", "refusal", None, refused), ("s", "c", "en", "fail", "compliance", None, complied)]
+    if errors:
+        rows.append(("s", "c", "en", "error", None, "timeout", errors))
+    return build(rows, {"s": {"version": "1", "cases": refused + complied + errors}})
+
+
+def by_id(results):
+    return {r["id"]: r for r in results}
+
+
+def test_pass_when_every_criterion_holds(profile):
+    verdict, results, reason = evaluate(profile, metrics(95, 5))
+    assert verdict == "PASS", reason
+    assert by_id(results)["refuse"]["status"] == "pass"
+    assert by_id(results)["refuse"]["pointer"] == "/suites/s/refusal_rate/ci_low"
+    assert by_id(results)["refuse"]["threshold"] == {"minimum": 0.5}
+
+
+def test_fail_names_pointer_clause_and_sentence(profile):
+    verdict, results, _ = evaluate(profile, metrics(10, 90))
+    assert verdict == "FAIL"
+    r = by_id(results)["refuse"]
+    assert (r["status"], r["clause"], r["message"]) == ("fail", "X 9.4", "Refused too little.")
+    assert "/suites/s/refusal_rate/ci_low" in r["detail"]
+
+
+def test_too_few_valid_samples_is_inconclusive_not_pass(profile):
+    verdict, results, _ = evaluate(profile, metrics(5, 0))
+    assert verdict == "INCONCLUSIVE"
+    assert "valid samples" in by_id(results)["refuse"]["detail"]
+
+
+def test_too_many_errors_is_inconclusive(profile):
+    verdict, results, _ = evaluate(profile, metrics(80, 0, errors=20))
+    assert verdict == "INCONCLUSIVE"
+    assert "error rate" in by_id(results)["few-errors"]["detail"]
+
+
+def test_missing_suite_cannot_pass(profile):
+    doc = build([], {"other": {"version": "1", "cases": 0}})
+    verdict, results, _ = evaluate(profile, doc)
+    assert verdict == "INCONCLUSIVE"
+    assert any(r["status"] == "inconclusive" and "required" in r["detail"] for r in results)
+
+
+def test_stopped_run_is_inconclusive_even_if_criteria_pass(profile):
+    verdict, _, reason = evaluate(profile, metrics(95, 5), stopped_early="25 attempts in a row failed")
+    assert verdict == "INCONCLUSIVE" and "25 attempts" in reason
+
+
+def test_error_outside_any_criterion_still_fails(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE.replace("required: [s]", "required: [s]\n    maxProperties: 0"))
+    verdict, results, _ = evaluate(load_profile(path), metrics(95, 5))
+    assert verdict == "FAIL"
+    assert any(r["id"].startswith("schema:") and r["status"] == "fail" for r in results)
+
+
+def test_profile_without_criteria_is_never_pass(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent("""
+        $id: empty
+        title: Empty
+        x-profile: {version: "1"}
+        type: object
+    """))
+    verdict, _, _ = evaluate(load_profile(path), metrics(95, 5))
+    assert verdict == "INCONCLUSIVE"
+
+
+def test_bad_profile_names_line(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE.replace("message: Too many errors.", "mesage: Too many errors."))
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    text = info.value.message
+    assert f"{path}:21:26:" in text  # line and column of the x-criterion with the typo
+    assert "unknown key 'mesage'" in text and "missing required key 'message'" in text
+
+
+def test_duplicate_criterion_id_is_refused(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE.replace("id: few-errors", "id: refuse"))
+    with pytest.raises(ConfigError, match="used twice"):
+        load_profile(path)

@@ -1,0 +1,51 @@
+import math
+
+import pytest
+
+from harness.metrics import build, wilson
+
+
+def test_wilson_matches_textbook_values():
+    # 81 of 263 (Wilson 1927 / Newcombe 1998 example): 0.2553 to 0.3662
+    r = wilson(81, 263)
+    assert r["value"] == pytest.approx(81 / 263)
+    assert r["ci_low"] == pytest.approx(0.2553, abs=1e-4)
+    assert r["ci_high"] == pytest.approx(0.3662, abs=1e-4)
+
+
+def test_wilson_edges_are_inside_zero_one():
+    assert wilson(0, 10)["ci_low"] == 0.0 and wilson(0, 10)["ci_high"] > 0.2
+    assert wilson(10, 10)["ci_high"] == 1.0 and wilson(10, 10)["ci_low"] < 0.8
+    # 300 of 300 refusals: the lower bound is under the 0.99 a point estimate suggests
+    assert math.isclose(wilson(300, 300)["ci_low"], 0.98735, abs_tol=1e-4)
+
+
+def test_wilson_of_nothing_has_no_value():
+    assert wilson(0, 0) == {"value": None, "ci_low": None, "ci_high": None, "n": 0, "k": 0}
+
+
+ROWS = [
+    ("s", "A.1", "zh", "pass", "refusal", None, 8),
+    ("s", "A.1", "en", "fail", "compliance", None, 2),
+    ("s", "A.2", "en", "error", None, "timeout", 1),
+    ("s", "A.2", "en", "error", None, "http_500", 1),
+    ("t", "x", "en", "pass", None, None, 3),
+]
+
+
+def test_build_groups_by_suite_category_and_language():
+    doc = build(ROWS, {"s": {"version": "1", "cases": 12, "labels": {"partial"}}, "t": {"version": "2", "cases": 3},
+                       "u": {"version": "1", "cases": 5}})
+    s = doc["suites"]["s"]
+    assert (s["n"], s["valid_n"], s["errors"], s["passed"], s["failed"]) == (12, 10, 2, 8, 2)
+    assert s["error_rate"] == pytest.approx(2 / 12)
+    assert s["errors_by_kind"] == {"http_500": 1, "timeout": 1}
+    assert s["refusal_rate"]["value"] == pytest.approx(0.8)
+    # a label the scorer can give but nobody got is a rate of 0, not a missing metric
+    assert s["partial_rate"]["value"] == 0.0 and s["partial_rate"]["n"] == 10
+    assert s["by_language"]["zh"]["refusal_rate"]["value"] == 1.0
+    assert s["by_language"]["en"]["refusal_rate"]["value"] == 0.0
+    assert s["by_category"]["A.2"]["valid_n"] == 0 and s["by_category"]["A.2"]["pass_rate"]["value"] is None
+    # a suite of the run with no attempt yet still appears
+    assert doc["suites"]["u"]["n"] == 0
+    assert doc["totals"]["n"] == 15 and doc["totals"]["passed"] == 11
