@@ -69,14 +69,14 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
 @click.option("--db", metavar="URL", help="Store URL (default: sqlite file in the run folder; or postgresql://...).")
 @click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (overrides the target file).")
 @click.option("--seed", type=int, help="Seed of the run (default 0).")
-@click.option("--epochs", type=click.IntRange(1, 1000), default=1, show_default=True, help="Times each case is sent.")
+@click.option("--epochs", type=click.IntRange(1, 1000), help="Times each case is sent (default 1; on resume, the run's).")
 @click.option("--format", "formats", multiple=True, help="Report format (repeatable; default: all).")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "none"]), default="auto", show_default=True)
 @click.pass_context
 @handles_errors
 def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile: str | None, out: Path,
         run_id: str | None, resume: str | None, db: str | None, concurrency: int | None, seed: int | None,
-        epochs: int, formats: tuple[str, ...], progress: str) -> None:
+        epochs: int | None, formats: tuple[str, ...], progress: str) -> None:
     """Run suites against a target and judge them with a profile.
 
     Exit code: 0 PASS, 1 FAIL, 2 usage or input error, 3 INCONCLUSIVE.

@@ -83,7 +83,9 @@ def register_reference_targets() -> list[ReferenceTargetSpec]:
 
 
 # ---------------------------------------------------------------------------
-# Run events: observers. Return values are ignored.
+# Run events: observers. Return values are ignored; each implementation is called on
+# its own, so a failing one is recorded on the run and the others still run. Wrappers
+# (``wrapper=True``) are not supported on these hooks.
 # ---------------------------------------------------------------------------
 
 

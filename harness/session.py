@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import sys
@@ -20,11 +21,13 @@ from typing import Any
 
 from . import criteria, manifest as manifests, metrics, report as reports
 from .errors import ConfigError, PluginError, StoreError, SuiteError
-from .models import Case, Suite, Target
+from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
 from .runner import Progress, Runner, WorkItem
 from .suite import resolve_suite
 from .targets import load_target, make_client
+
+log = logging.getLogger("harness.session")
 
 EXIT = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 EXIT_INTERRUPTED = 130
@@ -43,7 +46,8 @@ class RunRequest:
     db: str | None = None
     concurrency: int | None = None
     seed: int | None = None
-    epochs: int = 1
+    #: times each case is sent; None: 1 for a new run, the run's own on resume
+    epochs: int | None = None
     plugins: list[str] = field(default_factory=list)
     formats: list[str] | None = None
     #: "auto" (Rich on a terminal, plain lines otherwise), "rich", "plain" or "none"
@@ -202,12 +206,29 @@ def _progress_display(mode: str, progress: Progress, label: str) -> tuple[Callab
     return start, stop
 
 
+def _notify(hook: Any, errors: list[str], **kwargs: Any) -> None:
+    """Call each implementation of an observer hook on its own, in pluggy's order, so one
+    observer's failure neither stops the run nor hides the event from the others; the
+    failure is logged and recorded on the run."""
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception as exc:  # noqa: BLE001 - an observer must not end a run
+            message = f"{hook.name} in {impl.plugin_name}: {type(exc).__name__}: {exc}"
+            if len(errors) < 100:
+                errors.append(message)
+            log.warning("observer hook failed: %s", message)
+
+
 async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, done: set[str],
-                registry: Registry, progress_mode: str) -> tuple[Runner, Progress]:
+                registry: Registry, progress_mode: str, observer_errors: list[str]) -> tuple[Runner, Progress]:
     items, total = work(plan, epochs, done)
     progress = Progress(total=total)
     hook = registry.pm.hook.case_finished
-    on_result = (lambda r: hook(run_id=run_id, result=r)) if hook.get_hookimpls() else None
+    on_result = None
+    if hook.get_hookimpls():
+        def on_result(result: AttemptResult) -> None:
+            _notify(hook, observer_errors, run_id=run_id, result=result)
     client = make_client(plan.target)
     try:
         connector = registry.connector(plan.target.connector).factory(plan.target, client)
@@ -249,20 +270,20 @@ def run(request: RunRequest, registry: Registry | None = None, console: Any = No
         record = store.get_run(resume_id)
         if record is None:
             store.close()
-            raise StoreError(f"no run {resume_id} in the store", hint="check the id with `harness list runs`")
+            raise StoreError(f"no run {resume_id} in the store", hint="check the run id, and give the same --out and --db as the run had")
         old = record.manifest
         target_path = request.target or old["target"].get("path")
         suite_ids = request.suites or [s["path"] or s["id"] for s in old["suites"]]
         profile_id = request.profile or old["profile"].get("path") or old["profile"]["id"]
         seed = request.seed if request.seed is not None else old["seed"]
-        epochs = old["epochs"] if request.epochs == 1 else request.epochs
+        epochs = request.epochs or old["epochs"]
         run_id = resume_id
     else:
         if not (request.target and request.profile):
             raise ConfigError("a run needs --target, --suite and --profile", hint="see `harness run --help`")
         target_path, suite_ids, profile_id = request.target, request.suites, request.profile
         seed = request.seed if request.seed is not None else 0
-        epochs = request.epochs
+        epochs = request.epochs or 1
         run_id = request.run_id or new_run_id()
         run_dir = request.out / run_id
     try:
@@ -289,16 +310,19 @@ def run(request: RunRequest, registry: Registry | None = None, console: Any = No
         raise
     try:
         store.set_status(run_id, "running")
-        registry.pm.hook.run_started(run_id=run_id, manifest=manifest)
+        observer_errors: list[str] = []
+        _notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
         timings["ready"] = time.monotonic()
-        runner, progress = _loop_runner()(_send(plan, run_id, store, seed, epochs, done, registry, request.progress))
+        runner, progress = _loop_runner()(
+            _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observer_errors))
         timings.update(first_request=progress.first_request or 0.0, last_stored=progress.last_stored or 0.0,
                        attempts=progress.done)
         if runner.interrupted:
             store.set_status(run_id, "stopped", stop_reason="interrupted")
             return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
         suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
-                              "labels": {lb for c in s.cases for lb in registry.scorer(c.scorer.name).labels}}
+                              "labels": {lb for name in {c.scorer.name for c in s.cases}
+                                         for lb in registry.scorer(name).labels}}
                        for s in plan.suites}
         doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(runner.stopped))
         verdict, results, reason = criteria.evaluate(plan.profile, doc, stopped_early=runner.stopped)
@@ -306,10 +330,10 @@ def run(request: RunRequest, registry: Registry | None = None, console: Any = No
         record = store.get_run(run_id)
         report = reports.build(
             run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
-                 "stop_reason": runner.stopped},
+                 "stop_reason": runner.stopped, "observer_errors": observer_errors},
             manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
             failures=_failures(store, run_id, plan.suites))
-        registry.pm.hook.run_finished(run_id=run_id, report=report)
+        _notify(registry.pm.hook.run_finished, observer_errors, run_id=run_id, report=report)
         run_dir.mkdir(parents=True, exist_ok=True)
         paths = reports.render(report, run_dir, registry, request.formats)
         store.set_status(run_id, status, stop_reason=runner.stopped, verdict=verdict, report=report, finished=True)

@@ -86,3 +86,27 @@ def test_resume_with_changed_suite_is_refused_by_name(tmp_path, reference):
 def test_resume_of_unknown_run(tmp_path):
     done = harness_cli("run", "--resume", "nope", "--out", str(tmp_path))
     assert done.returncode == 2 and "no run nope" in done.stderr
+
+
+def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, reference):
+    url = reference("safe", latency_ms=50)
+    target = target_file(tmp_path, url, concurrency=4)
+    suite = overview_suite(tmp_path, 200)
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--target", str(target), "--suite", str(suite),
+                             "--profile", str(pass_rate_profile(tmp_path)), "--out", str(out), "--run-id", "t"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CI": "true"})
+    db_path = out / "t" / "store.db"
+    deadline = time.monotonic() + 30
+    while _count(db_path) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "harness run --resume t" in err
+    stored = _count(db_path)
+    assert 0 < stored < 200
+    resumed = harness_cli("run", "--resume", "t", "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert _count(db_path) == 200
