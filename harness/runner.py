@@ -123,6 +123,7 @@ class Runner:
         self.stopped: str | None = None
         self.interrupted = False
         self._flushes: set[asyncio.Task[None]] = set()
+        self.write_error: BaseException | None = None
 
     # -- one attempt ------------------------------------------------------------------
 
@@ -199,7 +200,14 @@ class Runner:
         batch, self.buffer = self.buffer, []
         task = asyncio.create_task(self._write(batch))
         self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        if not task.cancelled() and task.exception() is not None and self.write_error is None:
+            # results that cannot be stored must not be sent for: stop, and say so
+            self.write_error = task.exception()
+            self.stopped = self.stopped or f"the store failed: {self.write_error}"
 
     async def _write(self, batch: list[AttemptResult]) -> None:
         if not batch:
@@ -215,9 +223,13 @@ class Runner:
                 self._spawn_flush()
 
     async def flush(self) -> None:
+        """Store everything buffered; raise the first write error of the run, if any
+        (what was not stored is sent again on resume)."""
         self._spawn_flush()
         while self._flushes:
-            await asyncio.gather(*list(self._flushes))
+            await asyncio.gather(*list(self._flushes), return_exceptions=True)
+        if self.write_error is not None:
+            raise self.write_error
 
     # -- the run -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ and errors raised as httpx's own exceptions so the usual translation applies.
 
 What it leaves out on purpose: proxies (the harness never uses them), HTTP/2, request
 streaming, and 1xx or upgrade responses. ``read`` timeout covers the whole response.
+A connection used for HEAD is closed afterwards (the parser cannot skip a body).
 """
 
 from __future__ import annotations
@@ -26,17 +27,25 @@ import httpx
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; one request at a time."""
 
-    __slots__ = ("transport", "parser", "waiter", "status", "headers", "body", "closed", "got_bytes", "_reason")
+    __slots__ = ("transport", "parser", "waiter", "status", "headers", "body", "closed", "got_bytes",
+                 "keep_alive", "framed", "headers_done", "head")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self._reset(head=False)
+
+    def _reset(self, head: bool) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
-        self.closed = False
         self.got_bytes = False
+        self.keep_alive = False
+        self.framed = False
+        self.headers_done = False
+        self.head = head
 
     # asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -52,7 +61,12 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.waiter is not None and not self.waiter.done():
+        if self.waiter is None or self.waiter.done():
+            return
+        if exc is None and self.headers_done and not self.framed:
+            # no Content-Length and not chunked: the body ends where the connection does
+            self.waiter.set_result(None)
+        else:
             self._fail(httpx.RemoteProtocolError("peer closed connection without sending complete message body"))
 
     # httptools callbacks ------------------------------------------------------------------
@@ -60,7 +74,17 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        # read here: once the message is complete the parser has forgotten these
         self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
+        self.headers_done = True
+        self.framed = any(n.lower() in (b"content-length", b"transfer-encoding") for n, _ in self.headers)
+        if self.head or self.status in (204, 304):
+            # no body follows; the parser cannot be told so, hence no reuse after HEAD
+            self.framed = True
+            self.keep_alive = self.keep_alive and not self.head
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(None)
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -74,8 +98,8 @@ class _Connection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(exc)
 
-    async def exchange(self, raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        self.status, self.headers, self.body, self.got_bytes = 0, [], [], False
+    async def exchange(self, raw: bytes, head: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        self._reset(head)
         self.waiter = asyncio.get_running_loop().create_future()
         assert self.transport is not None
         self.transport.write(raw)
@@ -85,7 +109,7 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return not self.closed and self.parser.should_keep_alive()
+        return not self.closed and self.keep_alive
 
     def close(self) -> None:
         self.closed = True
@@ -98,6 +122,7 @@ class FastTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, max_connections: int = 100) -> None:
         self.max_connections = max_connections
+        self.closed = False
         self.idle: dict[tuple[bytes, str, int], list[_Connection]] = defaultdict(list)
 
     @cached_property
@@ -143,7 +168,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 continue
             try:
                 async with asyncio.timeout(timeouts.get("read")):
-                    status, headers, content = await conn.exchange(raw)
+                    status, headers, content = await conn.exchange(raw, head=request.method == "HEAD")
             except TimeoutError as exc:
                 conn.close()
                 raise httpx.ReadTimeout(f"no complete response within {timeouts.get('read')} s",
@@ -158,7 +183,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 conn.close()
                 raise
             break
-        if conn.reusable and len(pool) < self.max_connections:
+        if conn.reusable and not self.closed and len(pool) < self.max_connections:
             pool.append(conn)
         else:
             conn.close()
@@ -166,6 +191,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                               extensions={"http_version": b"HTTP/1.1"})
 
     async def aclose(self) -> None:
+        self.closed = True  # a request still in flight closes its connection when done
         for pool in self.idle.values():
             for conn in pool:
                 conn.close()
