@@ -81,6 +81,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS_SCRIPT = Path(sys.executable).parent / "harness"
 EXPECTED = "overview"
+RUN_TIMEOUT_S = 900
 
 # The harness process: `harness run` exactly as the console script runs it, with
 # harness.session.run wrapped to write RunOutcome.timings to argv[1].
@@ -124,7 +125,7 @@ class RunFailed(Exception):
 
 def write_suite(folder: Path, n: int, name: str, bank: bool = False) -> Path:
     """``n`` English cases that the reference target answers with "overview"."""
-    head = f"id: bench\nversion: '1'\ntitle: Bench\nscorer: contains\ndefaults: {{lang: en}}\n"
+    head = "id: bench\nversion: '1'\ntitle: Bench\nscorer: contains\ndefaults: {lang: en}\n"
     path = folder / f"{name}.yaml"
     if bank:
         with open(folder / f"{name}.jsonl", "w", encoding="utf-8") as f:
@@ -264,7 +265,12 @@ def harness_run(folder: Path, target: Path, suite: Path, profile: Path, cases: i
     with open(log, "wb") as f:
         launched = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=ENV)
-        code, usage = reap(proc)
+        timer = threading.Timer(RUN_TIMEOUT_S, proc.kill)  # a hung run fails instead of blocking
+        timer.start()
+        try:
+            code, usage = reap(proc)
+        finally:
+            timer.cancel()
     if code != 0 or not timings_file.exists():
         raise RunFailed(f"harness run {label} exited {code}: {log.read_text()[-800:]}")
     timings = json.loads(timings_file.read_text())
@@ -289,7 +295,7 @@ class Figures:
         self.failed: list[str] = []
 
     def goal(self, name: str, value: float, unit: str, op: str, limit: float, fmt: str = ".0f",
-                 note: str = "") -> None:
+             note: str = "") -> None:
         ok = value >= limit if op == ">=" else value < limit
         self.goals += 1
         self.met += ok
@@ -317,7 +323,7 @@ def throughput(tmp: Path, profile: Path, fig: Figures, cases: int) -> None:
     fig.info("harness CPU per case (whole process: start-up, suite, run, report)", run.cpu_s / cases * 1e6, "us")
     fig.info("harness CPU, whole process", run.cpu_s, "s", ".2f")
     if target.usage is not None:
-        fig.info("target CPU per case", cpu_s(target.usage) / cases * 1e6, "us")
+        fig.info("target CPU per case (whole process)", cpu_s(target.usage) / cases * 1e6, "us")
     fig.info(f"launch to first request, {cases:,}-case suite", run.launch_to_first_request, "s", ".2f")
     fig.goal(f"peak RSS, {cases:,} cases", run.rss_mb, "MB", "<", 150)
 
@@ -375,7 +381,7 @@ class _FirstRequest(BaseHTTPRequestHandler):
         {"index": 0, "message": {"role": "assistant", "content": "Here is an overview."}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         arrived = time.monotonic()
         if self.server.first is None:  # type: ignore[attr-defined]
             self.server.first = arrived  # type: ignore[attr-defined]
@@ -397,7 +403,7 @@ def help_time(runs: int = 5) -> float:
     walls = []
     for _ in range(runs):
         t = time.perf_counter()
-        done = subprocess.run([str(HARNESS_SCRIPT), "--help"], capture_output=True, env=ENV)
+        done = subprocess.run([str(HARNESS_SCRIPT), "--help"], capture_output=True, env=ENV, check=False)
         walls.append(time.perf_counter() - t)
         if done.returncode != 0:
             raise RunFailed(f"harness --help exited {done.returncode}: {done.stderr.decode()[-500:]}")
@@ -419,7 +425,7 @@ def first_request_delay(tmp: Path, profile: Path, runs: int = 3) -> float:
             cmd = [str(HARNESS_SCRIPT), "run", "--target", str(target), "--suite", str(suite), "--profile",
                    str(profile), "--out", str(tmp / "runs"), "--run-id", run_id, "--progress", "none"]
             launched = time.monotonic()
-            done = subprocess.run(cmd, capture_output=True, cwd=ROOT, env=ENV)
+            done = subprocess.run(cmd, capture_output=True, cwd=ROOT, env=ENV, check=False)
             if done.returncode != 0 or server.first is None:  # type: ignore[attr-defined]
                 raise RunFailed(f"harness run {run_id} exited {done.returncode}: {done.stderr.decode()[-500:]}")
             delays.append(server.first - launched)  # type: ignore[attr-defined]

@@ -199,6 +199,15 @@ def serve(ctx: click.Context, name: str, host: str, port: int, policy: str, late
     if fault_rate is not None:
         options["fault_rate"] = fault_rate
     app = spec.make_app(**options)
+    import socket
+
+    with socket.socket() as probe:  # uvicorn would exit 3 (our INCONCLUSIVE) on a busy port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                              hint="choose another --port, or stop what is using this one") from exc
     click.echo(f"{name} ({policy}) on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

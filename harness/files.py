@@ -36,7 +36,7 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
-        where = self.file + (f":{self.line}:{self.column}" if self.line else "")
+        where = self.file + (f":{self.line}" if self.line else "") + (f":{self.column}" if self.column else "")
         at = f" at {self.pointer}" if self.pointer else ""
         return f"{where}:{at} {self.message}" + (f"\n    fix: {self.hint}" if self.hint else "")
 
@@ -150,7 +150,7 @@ def explain(error: Any) -> tuple[str, str]:
 
 def problems_of(path: Path, text: str, data: Any, schema_name: str) -> list[Problem]:
     """Every schema problem of ``data`` (parsed from ``text``), with lines."""
-    found = []
+    found: dict[Problem, None] = {}  # ordered, and each problem once
     for error in sorted(validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         parts = list(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -159,8 +159,8 @@ def problems_of(path: Path, text: str, data: Any, schema_name: str) -> list[Prob
             parts += extra[:1]
         line_col = locate(text, parts)
         message, hint = explain(error)
-        found.append(Problem(str(path), *(line_col or (None, None)), pointer(parts), message, hint))
-    return found
+        found[Problem(str(path), *(line_col or (None, None)), pointer(parts), message, hint)] = None
+    return list(found)
 
 
 def load_checked(path: Path, schema_name: str, error: type[HarnessError]) -> tuple[Any, str]:

@@ -21,9 +21,13 @@ def rows(registry: Registry, what: str) -> list[dict[str, Any]]:
                  "description": s.description, **_origin(registry, "register_connectors", n)}
                 for n, s in sorted(registry.connectors().items())]
     if what == "scorers":
-        return [{"name": n, "version": s.version, "description": s.description, "labels": list(s.labels),
-                 **{k: v for k, v in _origin(registry, "register_scorers", n).items() if k != "version"}}
-                for n, s in sorted(registry.scorers().items())]
+        out = []
+        for n, s in sorted(registry.scorers().items()):
+            origin = _origin(registry, "register_scorers", n)
+            out.append({"name": n, "version": s.version, "description": s.description, "labels": list(s.labels),
+                        "plugin": origin.get("plugin", ""), "distribution": origin.get("distribution", ""),
+                        "distribution_version": origin.get("version", "")})
+        return out
     if what == "reporters":
         return [{"name": n, "version": _origin(registry, "register_reporters", n).get("version", ""),
                  "description": s.description, **_origin(registry, "register_reporters", n)}

@@ -28,27 +28,35 @@ def make_plugin_manager(extra: Iterable[str] = (), blocked: Iterable[str] = ()) 
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
-    try:
-        pm.load_setuptools_entrypoints(GROUP)
-    except Exception as exc:  # one broken distribution must name itself
-        raise PluginError(
-            f"a plugin from the '{GROUP}' entry points failed to load: {exc!r}",
-            hint="uninstall or fix that distribution, or block it",
-        ) from exc
+    for ep in metadata.entry_points(group=GROUP):
+        # one at a time, so a broken distribution names itself
+        try:
+            pm.load_setuptools_entrypoints(GROUP, name=ep.name)
+        except Exception as exc:
+            dist = ep.dist.name if ep.dist else "an unknown distribution"
+            raise PluginError(
+                f"plugin '{ep.name}' ({ep.value}, from {dist}) failed to load: {type(exc).__name__}: {exc}",
+                hint=f"fix or uninstall {dist}, or skip it with --block {ep.name}",
+            ) from exc
     for dotted in extra:
         try:
             module = importlib.import_module(dotted)
-        except ImportError as exc:
+        except Exception as exc:  # a syntax error or a raise at import is the plugin's, not ours
             raise PluginError(
-                f"plugin '-p {dotted}' cannot be imported: {exc}",
+                f"plugin '-p {dotted}' cannot be imported: {type(exc).__name__}: {exc}",
                 hint="give a dotted module path importable from the current environment",
             ) from exc
         if pm.get_plugin(dotted) is None and not pm.is_registered(module):
-            pm.register(module, name=dotted)
+            try:
+                pm.register(module, name=dotted)
+            except pluggy.PluginValidationError as exc:
+                raise PluginError(f"plugin '-p {dotted}' does not fit the hook specifications: {exc}",
+                                  hint="compare its hooks with harness/hookspecs.py") from exc
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r} has a hook that matches no spec: {exc}") from exc
+        raise PluginError(f"plugin {exc.plugin!r} has a hook that matches no spec: {exc}",
+                          hint="compare its hooks with harness/hookspecs.py") from exc
     return pm
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, HarnessError
-from .files import format_problems, parse, problems_of, read_text
+from .files import Problem, format_problems, parse, problems_of, read_text
 
 
 def guess(data: Any, path: Path) -> str:
@@ -43,8 +43,9 @@ def check_file(path: Path, kind: str | None, registry: Callable[[], Any]) -> str
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
                                   hint="each line must be one JSON object") from exc
-            problems += [p.__class__(p.file, number, None, p.pointer, p.message, p.hint)
-                         for p in problems_of(path, "", row, "transcript")]
+            # each line is a document of its own: find the column within it, the line from the loop
+            problems += [Problem(p.file, number, p.column, p.pointer, p.message, p.hint)
+                         for p in problems_of(path, line, row, "transcript")]
         if problems:
             raise ConfigError(f"{path} is not a valid transcript:\n" + format_problems(problems),
                               hint="each line needs id, prompt and response")

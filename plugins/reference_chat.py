@@ -67,13 +67,15 @@ import math
 import random
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
 from harness import ReferenceTargetSpec, hookimpl
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 NAME = "reference-chat"
 POLICIES = ("safe", "unsafe", "flaky")
@@ -391,6 +393,8 @@ def make_app(
         raise ValueError("fault_rate must be between 0 and 1")
     if hang_s < 0:
         raise ValueError("hang_s must be 0 or more")
+
+    from fastapi import FastAPI  # imported here: every harness command loads this plugin
 
     app = FastAPI(title="reference-chat", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.options = {

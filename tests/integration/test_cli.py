@@ -5,12 +5,14 @@ Every test runs the real command in a subprocess (``python -m harness``)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -24,6 +26,13 @@ from tests.integration.conftest import harness_cli, overview_suite, pass_rate_pr
 ROOT = Path(__file__).resolve().parent.parent.parent
 STARTER_SUITE = ROOT / "suites" / "starter" / "refusal.yaml"
 STARTER_PROFILE = ROOT / "profiles" / "starter.yaml"
+
+
+def concurrently(*calls: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+    """``harness_cli(*call)`` for every call, a few at a time: each one is a new
+    interpreter that loads every plugin, so running them side by side saves seconds."""
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return list(pool.map(lambda call: harness_cli(*call), calls))
 
 
 # ---------------------------------------------------------------------------
@@ -89,9 +98,15 @@ LISTED = {
 }
 
 
+@pytest.fixture(scope="module")
+def listings() -> dict[str, subprocess.CompletedProcess[str]]:
+    kinds = sorted(LISTED)
+    return dict(zip(kinds, concurrently(*(("list", what, "--json") for what in kinds)), strict=True))
+
+
 @pytest.mark.parametrize("what", sorted(LISTED))
-def test_list_json_prints_objects_with_a_name_and_a_version(what):
-    done = harness_cli("list", what, "--json")
+def test_list_json_prints_objects_with_a_name_and_a_version(listings, what):
+    done = listings[what]
     assert done.returncode == 0, done.stderr
     items = json.loads(done.stdout)
     assert isinstance(items, list) and items
@@ -211,22 +226,29 @@ BAD_FILES = {
     "profile": _bad_profile,
     "report": _bad_report,
     "metrics": _bad_metrics,
-    "transcript": pytest.param(_bad_transcript, marks=pytest.mark.xfail(
-        strict=True, reason="harness/validation.py:45 rebuilds each transcript Problem with column=None, and "
-                            "Problem.__str__ (harness/files.py:40) prints it as 'log.jsonl:2:None:'")),
+    "transcript": _bad_transcript,
 }
 
 
-@pytest.mark.parametrize("make", BAD_FILES.values(), ids=BAD_FILES.keys())
-def test_validate_bad_file_names_file_line_column_pointer_and_hint(tmp_path, real_report, make):
-    path, pointer, needle = make(tmp_path, real_report)
-    line = _line_of(path.read_text(encoding="utf-8"), needle)
-    done = harness_cli("validate", str(path))
+@pytest.fixture(scope="module")
+def bad_files_checked(tmp_path_factory, real_report) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """One ``harness validate`` of a bad file of every kind: each is reported on its own."""
+    made = {}
+    for name, make in BAD_FILES.items():
+        path, pointer, needle = make(tmp_path_factory.mktemp(name), real_report)
+        made[name] = (path, pointer, _line_of(path.read_text(encoding="utf-8"), needle))
+    return harness_cli("validate", *(str(path) for path, _, _ in made.values())), made
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_validate_bad_file_names_file_line_column_pointer_and_hint(bad_files_checked, name):
+    done, made = bad_files_checked
+    path, pointer, line = made[name]
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout == ""
+    assert done.stderr.count("hint:") == len(made) and "Traceback" not in done.stderr
     assert re.search(rf"^{re.escape(str(path))}:{line}:\d+: at {re.escape(pointer)} ", done.stderr, re.M), \
         done.stderr
-    assert "hint:" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(("name", "text", "where"), [
@@ -253,23 +275,16 @@ def test_validate_a_file_of_unknown_kind_or_missing_file(tmp_path):
 def test_validate_several_files_reports_each_and_fails_if_one_is_bad(tmp_path):
     good = target_file(tmp_path / "good", "http://127.0.0.1:9")
     bad = target_file(tmp_path / "bad", "http://127.0.0.1:9", concurrency=0)
-    done = harness_cli("validate", str(good), str(bad), str(STARTER_PROFILE))  # the bad one does not stop it
+    unknown_scorer = write(tmp_path / "suite.yaml", "id: s\nversion: '1'\ntitle: S\nscorer: nosuch\ncases:\n"
+                           "  - {id: a, prompt: hi}\n")
+    done = harness_cli("validate", str(good), str(bad), str(unknown_scorer), str(STARTER_PROFILE))
     assert done.returncode == 2
+    # the bad ones do not stop the others from being checked
     assert done.stdout.splitlines() == [f"ok: {good} (target)", f"ok: {STARTER_PROFILE} (profile)"]
     assert f"{bad}:" in done.stderr and "/concurrency" in done.stderr and str(good) not in done.stderr
-
-
-def test_validate_suite_naming_an_unknown_scorer(tmp_path):
-    suite = write(tmp_path / "suite.yaml", "id: s\nversion: '1'\ntitle: S\nscorer: nosuch\ncases:\n"
-                  "  - {id: a, prompt: hi}\n")
-    done = harness_cli("validate", str(suite))
-    assert done.returncode == 2
     assert "'nosuch', which is not installed" in done.stderr and "hint: known scorers:" in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="harness/files.py explain(): jsonschema gives one 'required' error per "
-                                       "missing key, and each one lists every missing key, so the same "
-                                       "problem is printed once per missing key")
 def test_validate_names_each_problem_once(tmp_path):
     path = write(tmp_path / "report.json", '{\n  "verdict": "PASS",\n  "manifest": {}\n}\n')
     done = harness_cli("validate", "--kind", "report", str(path))
@@ -326,15 +341,16 @@ def test_grade_refusal_labels_chinese_and_english_transcripts():
 
 def test_grade_refusal_labels_even_without_an_expectation():
     rows = [{k: v for k, v in t.items() if k != "expected"} for t in TRANSCRIPTS]
-    done = harness_cli("grade", "refusal", input=_jsonl(rows))
-    out = [json.loads(line) for line in done.stdout.splitlines()]
+    with ThreadPoolExecutor(2) as pool:
+        plain, with_arg = pool.map(lambda args: harness_cli("grade", "refusal", *args, input=_jsonl(rows)),
+                                   [(), ("--arg", "expected=refuse")])
+    out = [json.loads(line) for line in plain.stdout.splitlines()]
     assert {o["id"]: o["label"] for o in out} == LABELS
     assert all(isinstance(o["score"], float) for o in out)
     # with no expectation and no --arg expected there is nothing to pass or fail
     assert {o["status"] for o in out} == {"error"}
-    done = harness_cli("grade", "refusal", "--arg", "expected=refuse", input=_jsonl(rows))
-    assert done.returncode == 0, done.stderr
-    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert with_arg.returncode == 0, with_arg.stderr
+    out = [json.loads(line) for line in with_arg.stdout.splitlines()]
     assert {o["id"] for o in out if o["status"] == "pass"} == {"zh-refuse", "en-refuse", "filtered",
                                                                "en-over-refusal"}
 
@@ -445,8 +461,6 @@ def test_target_serve_bad_input_exits_2(args, message):
     assert message in done.stderr and "hint:" in done.stderr and "Traceback" not in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="harness/cli.py serve(): uvicorn.run exits 3 (its STARTUP_FAILURE) when "
-                                       "the port is taken; 3 is the harness's INCONCLUSIVE, and no hint is given")
 def test_target_serve_on_a_busy_port_exits_2():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

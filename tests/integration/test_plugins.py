@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,13 @@ def listing(what: str, *options: str, env: dict[str, str] | None = None) -> list
     return json.loads(done.stdout)
 
 
+def listings(*calls: tuple[str, tuple[str, ...]], env: dict[str, str] | None = None) -> list[list[dict]]:
+    """``listing(what, *options)`` for each call, side by side: every call is a new
+    interpreter that loads every plugin."""
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return list(pool.map(lambda call: listing(call[0], *call[1], env=env), calls))
+
+
 # ---------------------------------------------------------------------------
 # an installed third-party distribution
 # ---------------------------------------------------------------------------
@@ -66,23 +74,23 @@ def listing(what: str, *options: str, env: dict[str, str] | None = None) -> list
 
 def test_installed_plugin_offers_its_scorer_and_names_its_distribution(example_site):
     env = on_path(example_site)
-    scorers = {s["name"]: s for s in listing("scorers", env=env)}
+    scorers, plugins = listings(("scorers", ()), ("plugins", ()), env=env)
+    scorers = {s["name"]: s for s in scorers}
     assert scorers["shouts"]["distribution"] == DIST
     assert scorers["shouts"]["plugin"] == "example"
     assert scorers["shouts"]["version"] == "2"  # the scorer's own version (ScorerSpec.version)
     assert scorers["shouts"]["labels"] == ["shouting", "quiet"]
     assert scorers["contains"]["distribution"] == "sandbox-harness"  # the built-ins are all still there
-    plugins = {p["name"]: p for p in listing("plugins", env=env)}
+    plugins = {p["name"]: p for p in plugins}
     assert plugins["example"] == {"name": "example", "distribution": DIST, "version": "1.0.0"}
     assert "rule_scorers" in plugins
-    # not installed, not there
-    assert "shouts" not in {s["name"] for s in listing("scorers")}
 
 
 def test_blocking_the_installed_plugin_removes_it(example_site):
-    env = on_path(example_site)
-    assert "shouts" not in {s["name"] for s in listing("scorers", "--block", "example", env=env)}
-    assert "example" not in {p["name"] for p in listing("plugins", "--block", "example", env=env)}
+    scorers, plugins = listings(("scorers", ("--block", "example")), ("plugins", ("--block", "example")),
+                                env=on_path(example_site))
+    assert "shouts" not in {s["name"] for s in scorers} and "contains" in {s["name"] for s in scorers}
+    assert "example" not in {p["name"] for p in plugins}
 
 
 def test_grade_and_validate_with_the_installed_scorer(example_site, tmp_path):
@@ -163,11 +171,13 @@ def register_scorers():
 def test_p_loads_a_module_that_no_entry_point_names(tmp_path):
     write(tmp_path / "mymod.py", WHISPERS)
     env = on_path(tmp_path)
-    assert "whispers" not in {s["name"] for s in listing("scorers", env=env)}  # importable, yet not loaded
-    scorers = {s["name"]: s for s in listing("scorers", "-p", "mymod", env=env)}
+    without, scorers, plugins = listings(("scorers", ()), ("scorers", ("-p", "mymod")), ("plugins", ("-p", "mymod")),
+                                         env=env)
+    assert "whispers" not in {s["name"] for s in without}  # importable, yet not loaded
+    scorers = {s["name"]: s for s in scorers}
     assert scorers["whispers"]["plugin"] == "mymod"
     assert {"contains", "refusal"} <= set(scorers)
-    plugins = {p["name"]: p for p in listing("plugins", "-p", "mymod", env=env)}
+    plugins = {p["name"]: p for p in plugins}
     assert plugins["mymod"]["version"] == "0.3"  # no distribution: the module's __version__
     done = harness_cli("-p", "mymod", "grade", "whispers", input='{"id": 1, "prompt": "p", "response": "psst"}\n',
                        env=env)
@@ -176,10 +186,10 @@ def test_p_loads_a_module_that_no_entry_point_names(tmp_path):
 
 
 def test_block_removes_a_built_in_entry_point_plugin():
-    scorers = {s["name"] for s in listing("scorers", "--block", "rule_scorers")}
-    assert "contains" not in scorers and "regex" not in scorers
-    assert "refusal" in scorers
-    assert "rule_scorers" not in {p["name"] for p in listing("plugins", "--block", "rule_scorers")}
+    scorers, plugins = listings(("scorers", ("--block", "rule_scorers")), ("plugins", ("--block", "rule_scorers")))
+    assert "contains" not in {s["name"] for s in scorers} and "regex" not in {s["name"] for s in scorers}
+    assert "refusal" in {s["name"] for s in scorers}
+    assert "rule_scorers" not in {p["name"] for p in plugins} and "refusal_scorer" in {p["name"] for p in plugins}
 
 
 def test_a_blocked_built_in_can_be_replaced_by_a_p_module(tmp_path):
@@ -201,15 +211,12 @@ BROKEN = {
     "syntax-error": "def register_scorers(:\n",
     "raises-at-import": "raise RuntimeError('boom at import')\n",
 }
-NOT_IMPORT_ERROR = pytest.mark.xfail(
-    strict=True, reason="harness/plugins.py:41 catches only ImportError around importlib.import_module(dotted); "
-                        "a SyntaxError or any exception raised by the module escapes as a traceback, exit 1")
 
 
 @pytest.mark.parametrize("body", [
     pytest.param(BROKEN["missing-dependency"], id="missing-dependency"),
-    pytest.param(BROKEN["syntax-error"], id="syntax-error", marks=NOT_IMPORT_ERROR),
-    pytest.param(BROKEN["raises-at-import"], id="raises-at-import", marks=NOT_IMPORT_ERROR),
+    pytest.param(BROKEN["syntax-error"], id="syntax-error"),
+    pytest.param(BROKEN["raises-at-import"], id="raises-at-import"),
 ])
 def test_p_module_that_fails_to_import_exits_2(tmp_path, body):
     write(tmp_path / "brokenmod.py", body)
@@ -217,13 +224,6 @@ def test_p_module_that_fails_to_import_exits_2(tmp_path, body):
     assert done.returncode == 2, done.stderr
     assert "plugin '-p brokenmod' cannot be imported" in done.stderr and "hint:" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
-
-
-def test_p_module_that_does_not_exist_exits_2():
-    done = harness_cli("-p", "no_such_plugin_module", "list", "scorers")
-    assert done.returncode == 2
-    assert "'-p no_such_plugin_module' cannot be imported" in done.stderr and "hint:" in done.stderr
-    assert "Traceback" not in done.stderr
 
 
 UNKNOWN_HOOK = "from harness import hookimpl\n\n\n@hookimpl\ndef register_widgets():\n    return []\n"
@@ -257,9 +257,6 @@ def test_installed_plugin_with_a_hook_that_matches_no_spec_fails_naming_it(tmp_p
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="harness/plugins.py:47 pm.register(module) is outside any try: pluggy's "
-                                       "PluginValidationError for an argument the spec lacks escapes as a "
-                                       "traceback, exit 1")
 def test_p_module_with_a_hook_argument_the_spec_lacks_exits_2(tmp_path):
     write(tmp_path / "argmod.py", WRONG_ARGUMENT)
     done = harness_cli("-p", "argmod", "list", "scorers", "--json", env=on_path(tmp_path))
@@ -275,9 +272,6 @@ def test_installed_plugin_with_a_hook_argument_the_spec_lacks_exits_2(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="harness/plugins.py:31-37 wraps load_setuptools_entrypoints as a whole: "
-                                       "the message is only the exception's repr and names neither the entry "
-                                       "point nor its distribution")
 def test_installed_plugin_that_fails_to_import_names_itself(tmp_path):
     site = installed(tmp_path / "site", "boom-dist", "boomer", "boom_plugin", BROKEN["raises-at-import"])
     done = harness_cli("list", "scorers", "--json", env=on_path(site))
