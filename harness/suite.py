@@ -7,8 +7,9 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import HarnessError, SuiteError
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .plugins import Registry
 
 BANK_FIELDS = ("id", "prompt", "system", "expected", "category", "lang")
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})  # shared by every case without metadata
 
 
 def _scorer_ref(value: Any) -> ScorerRef:
@@ -27,54 +29,61 @@ def _scorer_ref(value: Any) -> ScorerRef:
     return ScorerRef(value["name"], value.get("args") or {})
 
 
-def _bank_rows(suite_path: Path, source: dict[str, Any], text: str) -> tuple[list[tuple[str, dict[str, Any]]], bytes]:
-    """Rows of a question bank as (where, fields), and the bank's bytes for hashing."""
-    bank = (suite_path.parent / source["path"]).resolve()
-    try:
-        raw = bank.read_bytes()
-    except OSError as exc:
-        line = locate(text, ["source", "path"])
-        raise SuiteError(
-            f"{suite_path}:{line[0] if line else '?'}: the question bank {source['path']} cannot be read ({exc.strerror})",
-            hint=f"the path is relative to the suite file; expected it at {bank}",
-        ) from exc
-    fmt = source.get("format") or ("jsonl" if bank.suffix.lower() in (".jsonl", ".ndjson") else "csv")
-    columns = {field: source.get("columns", {}).get(field, field) for field in BANK_FIELDS}
-    try:
-        body = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SuiteError(f"{bank}: not UTF-8 text", hint="save the bank as UTF-8") from exc
-    records: list[tuple[str, dict[str, Any]]] = []
-    if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(body))
-        missing = [c for f, c in columns.items() if f in ("id", "prompt") and c not in (reader.fieldnames or [])]
-        if missing:
+class _Bank:
+    """A question bank (CSV or JSONL) a suite points at: its bytes, for the hash, and
+    its rows, read one at a time so a large bank is never held twice."""
+
+    def __init__(self, suite_path: Path, source: dict[str, Any], text: str) -> None:
+        self.path = (suite_path.parent / source["path"]).resolve()
+        try:
+            self.raw = self.path.read_bytes()
+        except OSError as exc:
+            line = locate(text, ["source", "path"])
             raise SuiteError(
-                f"{bank}:1: the header has no column {', '.join(map(repr, missing))}",
-                hint=f"name the columns in the suite's source.columns (header is {reader.fieldnames})",
-            )
-        for row in reader:
-            records.append((f"{bank}:{reader.line_num}", row))
-    else:
-        for number, line in enumerate(body.splitlines(), 1):
+                f"{suite_path}:{line[0] if line else '?'}: the question bank {source['path']} cannot be read "
+                f"({exc.strerror})",
+                hint=f"the path is relative to the suite file; expected it at {self.path}",
+            ) from exc
+        self.format = source.get("format") or ("jsonl" if self.path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+        self.columns = {field: source.get("columns", {}).get(field, field) for field in BANK_FIELDS}
+
+    def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            body = self.raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise SuiteError(f"{self.path}: not UTF-8 text", hint="save the bank as UTF-8") from exc
+        if self.format == "csv":
+            reader = csv.DictReader(io.StringIO(body))
+            header = reader.fieldnames or []
+            missing = [c for f, c in self.columns.items() if f in ("id", "prompt") and c not in header]
+            if missing:
+                raise SuiteError(f"{self.path}:1: the header has no column {', '.join(map(repr, missing))}",
+                                 hint=f"name the columns in the suite's source.columns (header is {header})")
+            for row in reader:
+                yield reader.line_num, row
+            return
+        for number, line in enumerate(io.StringIO(body), 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SuiteError(f"{bank}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
+                raise SuiteError(f"{self.path}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
                                  hint="each line must be one JSON object") from exc
             if not isinstance(row, dict):
-                raise SuiteError(f"{bank}:{number}: a line must be a JSON object", hint='e.g. {"id": 1, "prompt": "..."}')
-            records.append((f"{bank}:{number}", row))
-    out = []
-    for where, row in records:
-        fields = {f: row.get(c) for f, c in columns.items() if row.get(c) not in (None, "")}
-        for needed in ("id", "prompt"):
-            if needed not in fields:
-                raise SuiteError(f"{where}: no {needed} (column {columns[needed]!r})", hint="fill it in or fix the mapping")
-        out.append((where, fields))
-    return out, raw
+                raise SuiteError(f"{self.path}:{number}: a line must be a JSON object",
+                                 hint='e.g. {"id": 1, "prompt": "..."}')
+            yield number, row
+
+    def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, fields) per question, fields named as in a suite's cases."""
+        for number, row in self._records():
+            fields = {f: row[c] for f, c in self.columns.items() if row.get(c) not in (None, "")}
+            for needed in ("id", "prompt"):
+                if needed not in fields:
+                    raise SuiteError(f"{self.path}:{number}: no {needed} (column {self.columns[needed]!r})",
+                                     hint="fill it in or fix the mapping")
+            yield number, fields
 
 
 def load_suite(path: Path) -> Suite:
@@ -96,23 +105,23 @@ def load_suite(path: Path) -> Suite:
             system=fields.get("system", data.get("system")),
             category=str(fields.get("category", defaults.get("category", "default"))),
             lang=str(fields.get("lang", defaults.get("lang", "und"))),
-            metadata=fields.get("metadata") or {},
+            metadata=fields.get("metadata") or _NO_METADATA,
         )
 
     cases = [build(fields) for fields in data.get("cases", [])]
     inline = len(cases)
-    bank_places: list[str] = []
-    if "source" in data:
-        rows, raw = _bank_rows(path, data["source"], text)
+    bank_lines: list[int] = []
+    bank = _Bank(path, data["source"], text) if "source" in data else None
+    if bank:
         digest.update(b"\0")
-        digest.update(raw)
-        for where, fields in rows:
-            bank_places.append(where)
+        digest.update(bank.raw)
+        for number, fields in bank.rows():
+            bank_lines.append(number)
             cases.append(build(fields))
 
     def place(index: int) -> str:  # composing the YAML costs: only for an error
         if index >= inline:
-            return bank_places[index - inline]
+            return f"{bank.path}:{bank_lines[index - inline]}"  # type: ignore[union-attr]
         line = locate(text, ["cases", index])
         return f"{path}:{line[0] if line else '?'}"
 

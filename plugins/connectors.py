@@ -14,6 +14,8 @@ import json
 import os
 from typing import Any
 
+import httpx
+
 from harness import ConfigError, ConnectorSpec, Reply, TargetError, hookimpl, http_errors, raise_for_status
 
 
@@ -94,7 +96,8 @@ class OpenAIChat:
         s = target.settings
         self.name = target.name
         self.client = client
-        self.url = s["base_url"].rstrip("/") + s.get("path", "/chat/completions")
+        # parsed once: httpx would parse and merge a string URL on every request
+        self.url = httpx.URL(s["base_url"].rstrip("/") + s.get("path", "/chat/completions"))
         self.headers = _auth_headers(s)
         self.system = s.get("system_prompt")
         self.send_seed = s.get("send_seed", True)
@@ -151,7 +154,7 @@ class HttpJson:
         s = target.settings
         self.name = target.name
         self.client = client
-        self.url = s["url"]
+        self.url = httpx.URL(s["url"])
         self.method = s.get("method", "POST")
         self.headers = _auth_headers(s, s.get("auth_header", "Authorization"))
         self.body = s.get("body", {"prompt": "{prompt}"})

@@ -1,0 +1,49 @@
+"""The streaming YAML loader builds exactly what PyYAML's safe loader builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.errors import ConfigError
+from harness.files import _load_stream, _Unusual, parse
+
+SAME = [
+    "",
+    "a: 1\nb: [1, 2.5, true, null, ~, 0x1f, 1e3, .inf]\nc: {d: 'x', e: \"y\\n\"}\n",
+    "- 2026-01-02\n- 2026-01-02T03:04:05Z\n- !!str 12\n- !!int '7'\n- !!float 1\n- !!binary aGk=\n",
+    "base: &b {x: 1, y: [1, 2]}\nagain: *b\nlist: &l [a, b]\nmore: *l\n",
+    "text: |\n  line one\n  line two\nfolded: >\n  a\n  b\nempty:\n",
+    "中文: 你好\nkey with spaces: value\n'1': one\n1: int one\n? complex\n: plain\n",
+    "cases:\n" + "".join(f"  - {{id: c{i}, prompt: 'p {i}', expected: [a, b], n: {i}}}\n" for i in range(50)),
+    '{"json": [1, 2, {"nested": "yes"}], "float": -0.5}',
+]
+
+
+@pytest.mark.parametrize("text", SAME)
+def test_streaming_loader_matches_the_safe_loader(text):
+    assert _load_stream(text) == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize("text", [
+    "base: &b {x: 1}\nchild:\n  <<: *b\n  y: 2\n",  # merge key
+    "s: !!set {a, b}\n",  # tagged collection
+    "? [a, b]\n: v\n",  # collection as a key
+    "a: 1\n---\nb: 2\n",  # two documents
+])
+def test_unusual_yaml_falls_back_to_the_full_loader(text):
+    with pytest.raises(_Unusual):
+        _load_stream(text)
+
+
+def test_parse_gives_the_full_loaders_result_or_error():
+    merged = parse(Path("x.yaml"), "base: &b {x: 1}\nchild:\n  <<: *b\n  y: 2\n", ConfigError)
+    assert merged["child"] == {"x": 1, "y": 2}
+    with pytest.raises(ConfigError, match=r"x\.yaml:3:1: not valid YAML"):
+        parse(Path("x.yaml"), "a: [1,\nb: {\n", ConfigError)
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse(Path("x.yaml"), "a: 1\n---\nb: 2\n", ConfigError)
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse(Path("x.yaml"), "a: *nowhere\n", ConfigError)
