@@ -181,6 +181,10 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                   "pointer": pointer(c.instance_path) if c.instance_path is not None else "",
                   "measured": None if measured is _MISSING else measured, "threshold": c.threshold,
                   "threshold_source": c.threshold_source}
+        if c.instance_path:
+            parent = _get(metrics, c.instance_path[:-1])
+            if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
+                result["rate"] = parent  # the interval and n the measured bound belongs to
         thin = _insufficient(profile, metrics, c.instance_path)
         if c.instance_path is not None and (measured is _MISSING or measured is None):
             result.update(status="inconclusive", detail="no value was measured for this criterion")

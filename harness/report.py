@@ -44,7 +44,7 @@ def _fmt(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, dict) and "value" in value:
         v = value["value"]
-        return "n/a" if v is None else f"{v:.3f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}] n={value['n']}"
+        return "n/a" if v is None else f"{v:.3f} (95% CI {value['ci_low']:.3f}-{value['ci_high']:.3f}, n={value['n']})"
     return "n/a" if value is None else str(value)
 
 
@@ -58,7 +58,8 @@ def summary(report: dict[str, Any], console: Any) -> None:
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for c in report["criteria"]:
         threshold = ", ".join(f"{k} {v}" for k, v in (c.get("threshold") or {}).items())
-        table.add_row(c["id"], f"[{colour[c['status']]}]{c['status']}[/]", _fmt(c.get("measured")), threshold,
+        measured = _fmt(c.get("rate") or c.get("measured"))
+        table.add_row(c["id"], f"[{colour[c['status']]}]{c['status']}[/]", measured, threshold,
                       c["clause"])
     console.print(table)
     for c in report["criteria"]:

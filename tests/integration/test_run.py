@@ -170,3 +170,22 @@ def test_bad_input_exits_2_naming_file_and_line_and_writes_nothing(tmp_path, cas
     assert __import__("re").search(pattern, done.stderr), done.stderr
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_epochs_send_each_case_k_times_with_distinct_keys(tmp_path, reference, registry):
+    target = target_file(tmp_path, reference("safe"))
+    outcome = run(RunRequest(target=str(target), suites=[str(overview_suite(tmp_path, 10))],
+                             profile=str(pass_rate_profile(tmp_path)), out=tmp_path / "runs", epochs=3, seed=11,
+                             progress="none"), registry)
+    assert outcome.report["metrics"]["totals"]["n"] == 30 and outcome.report["metrics"]["epochs"] == 3
+    assert outcome.report["manifest"]["epochs"] == 3 and outcome.report["manifest"]["seed"] == 11
+    db = sqlite3.connect(outcome.run_dir / "store.db")
+    assert {k.rsplit("/", 1)[1] for (k,) in db.execute("select key from results")} == {"0", "1", "2"}
+
+
+def test_ci_gets_plain_progress_lines(tmp_path, reference):
+    target = target_file(tmp_path, reference("safe"))
+    done = harness_cli("run", "--target", str(target), "--suite", str(overview_suite(tmp_path, 10)), "--profile",
+                       str(pass_rate_profile(tmp_path)), "--out", str(tmp_path / "runs"), "--run-id", "p")
+    assert done.returncode == 0, done.stderr
+    assert "p: 10/10 done, 0 errors" in done.stderr and "\x1b[" not in done.stderr

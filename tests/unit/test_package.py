@@ -1,0 +1,74 @@
+"""The package's public surface, its plugin declarations and its shipped data."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import hookspecs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_all_is_exactly_what_the_package_exports():
+    # submodules appear as attributes once imported; they are not exports
+    public = {name for name, value in vars(harness).items()
+              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    assert set(harness.__all__) - {"__version__"} == public
+
+
+def test_every_builtin_plugin_module_is_an_entry_point():
+    text = (ROOT / "pyproject.toml").read_text()
+    declared = set(re.findall(r'= "harness_plugins\.(\w+)"', text))
+    modules = {p.stem for p in (ROOT / "plugins").glob("*.py") if p.stem != "__init__"}
+    assert modules == declared
+
+
+def test_core_imports_no_builtin_plugin():
+    for path in (ROOT / "harness").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith("harness_plugins") for n in names), path
+
+
+def test_builtin_plugins_use_only_the_public_api():
+    allowed = set(harness.__all__)
+    for path in (ROOT / "plugins").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("harness"):
+                assert node.module == "harness", f"{path.name} imports {node.module}"
+                assert {a.name for a in node.names} <= allowed, path.name
+
+
+def test_every_hook_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    specs = [n for n in dir(hookspecs) if getattr(getattr(hookspecs, n), "harness_spec", None)]
+    assert specs, "no hook specifications found"
+    for name in specs:
+        assert f"`{name}`" in readme, name
+        assert (getattr(hookspecs, name).__doc__ or "").strip(), f"{name} has no contract docstring"
+
+
+@pytest.mark.slow
+def test_wheel_ships_schemas_suites_profiles_and_reports(tmp_path):
+    subprocess.run(["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)], check=True,
+                   capture_output=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in ("schemas", "suites", "profiles", "reports"):
+        shipped = {n for n in names if n.startswith(f"harness/data/{folder}/")}
+        on_disk = {f"harness/data/{folder}/{p.relative_to(ROOT / folder)}" for p in (ROOT / folder).rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts}
+        assert on_disk and on_disk <= shipped, folder
+    assert "harness_plugins/connectors.py" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "harness_plugins.connectors" in zipfile.ZipFile(wheel).read(entry_points).decode()
