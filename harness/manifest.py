@@ -40,11 +40,12 @@ def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, e
     doc: dict[str, Any] = {
         "harness": {"version": __version__, "python": platform.python_version(), "platform": sys.platform},
         "plugins": registry.plugins(),
+        # absolute paths, so `--resume` finds the files from any working directory
         "suites": [{"id": s.id, "version": s.version, "sha256": s.sha256, "cases": len(s.cases),
-                    "path": str(s.path) if s.path else None} for s in suites],
+                    "path": str(s.path.resolve()) if s.path else None} for s in suites],
         "profile": {"id": profile.id, "version": profile.version, "sha256": profile.sha256,
-                    "path": str(profile.path) if profile.path else None},
-        "target": {**target.fingerprint(), "path": str(target.path) if target.path else None},
+                    "path": str(profile.path.resolve()) if profile.path else None},
+        "target": {**target.fingerprint(), "path": str(target.path.resolve()) if target.path else None},
         "scorers": scorers,
         "seed": seed,
         "epochs": epochs,
@@ -58,8 +59,8 @@ def _deciding(doc: dict[str, Any], part: str) -> Any:
     value = doc.get(part)
     if part == "suites":  # where a file lies does not decide anything; what it holds does
         return [{k: v for k, v in s.items() if k != "path"} for s in value or []]
-    if isinstance(value, dict):
-        return {k: v for k, v in value.items() if k not in ("path", "name")}
+    if isinstance(value, dict):  # nor its name, nor how hard the runner may push the target
+        return {k: v for k, v in value.items() if k not in ("path", "name", "limits")}
     return value
 
 

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Status = Literal["pass", "fail", "error"]
+
+#: target settings that say how the runner may drive the endpoint, not what it is
+RUNNER_SETTINGS = ("concurrency", "rpm", "tpm", "timeout_s", "retries", "backoff_s", "max_backoff_s",
+                   "max_consecutive_failures")
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
 
@@ -75,12 +79,15 @@ class Target:
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the target in a manifest: never a secret, only the name of
-        the environment variable that holds one."""
+        the environment variable that holds one. How hard the harness may push (the
+        runner's limits) is recorded apart: it may change between a run and its resume."""
         shown = {k: self.settings[k] for k in ("base_url", "url", "model", "callable") if k in self.settings}
+        deciding = {k: v for k, v in self.settings.items() if k not in RUNNER_SETTINGS}
         digest = hashlib.sha256(
-            json.dumps({"connector": self.connector, **self.settings}, sort_keys=True, default=str).encode()
+            json.dumps({"connector": self.connector, **deciding}, sort_keys=True, default=str).encode()
         ).hexdigest()
-        return {"name": self.name, "connector": self.connector, **shown, "settings_sha256": digest}
+        limits = {k: self.settings[k] for k in RUNNER_SETTINGS if k in self.settings}
+        return {"name": self.name, "connector": self.connector, **shown, "settings_sha256": digest, "limits": limits}
 
 
 @dataclass(slots=True)

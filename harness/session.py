@@ -254,7 +254,7 @@ def _loop_runner() -> Callable[[Any], Any]:
         return asyncio.run
 
 
-def run(request: RunRequest, registry: Registry | None = None, console: Any = None) -> RunOutcome:
+def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
     """Do one run (or resume one) and return its outcome. Raises ``HarnessError`` for bad
     input before anything is written."""
     registry = registry or Registry(make_plugin_manager(extra=request.plugins))
@@ -270,7 +270,8 @@ def run(request: RunRequest, registry: Registry | None = None, console: Any = No
         record = store.get_run(resume_id)
         if record is None:
             store.close()
-            raise StoreError(f"no run {resume_id} in the store", hint="check the run id, and give the same --out and --db as the run had")
+            raise StoreError(f"no run {resume_id} in the store",
+                             hint="check the run id, and give the same --out and --db as the run had")
         old = record.manifest
         target_path = request.target or old["target"].get("path")
         suite_ids = request.suites or [s["path"] or s["id"] for s in old["suites"]]

@@ -110,3 +110,20 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, reference):
     resumed = harness_cli("run", "--resume", "t", "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr
     assert _count(db_path) == 200
+
+
+def test_resume_from_elsewhere_with_other_limits(tmp_path, reference):
+    """The manifest keeps absolute paths, and the runner's limits (concurrency, rpm...)
+    may change on resume: they say how hard to push, not what is measured."""
+    target_file(tmp_path, reference("safe"), concurrency=2)
+    overview_suite(tmp_path, 20)
+    pass_rate_profile(tmp_path)
+    first = harness_cli("run", "--target", "target.yaml", "--suite", "bulk.yaml", "--profile", "profile.yaml",
+                        "--out", "runs", "--run-id", "r", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    again = harness_cli("run", "--resume", "r", "--out", str(tmp_path / "runs"), "--concurrency", "7", cwd=other)
+    assert again.returncode == 0, again.stderr
+    report = json.loads((tmp_path / "runs" / "r" / "report.json").read_text())
+    assert report["manifest"]["target"]["limits"]["concurrency"] == 2  # the run's manifest is kept
