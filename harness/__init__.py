@@ -3,7 +3,14 @@
 The public API for plugins: the ``hookimpl`` marker, the model types and the errors.
 """
 
-from .errors import ConfigError, HarnessError, PluginError, StoreError, SuiteError, TargetError
+from .errors import (
+    ConfigError,
+    HarnessError,
+    PluginError,
+    StoreError,
+    SuiteError,
+    TargetError,
+)
 from .hookspecs import hookimpl
 from .models import (
     AttemptResult,

@@ -84,7 +84,8 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
     from rich.console import Console
 
     from .report import summary
-    from .session import RunRequest, run as do_run
+    from .session import RunRequest
+    from .session import run as do_run
 
     request = RunRequest(target=target, suites=list(suites), profile=profile, out=out, run_id=run_id, resume=resume,
                          db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=list(formats) or None,

@@ -6,8 +6,9 @@ change, and all problems of a file are reported together.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -152,6 +153,22 @@ def parse(path: Path, text: str, error: type[HarnessError]) -> Any:
         ) from exc
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
+def jsonl_rows(path: Path, text: str, error: type[HarnessError]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line number, line, object) for each non-blank line of a JSONL text; a line that
+    is not a JSON object raises ``error`` naming the file, line and column."""
+    for number, line in enumerate(io.StringIO(text), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
+                        hint="each line must be one JSON object") from exc
+        if not isinstance(row, dict):
+            raise error(f"{path}:{number}: a line must be a JSON object", hint='e.g. {"id": 1, "prompt": "..."}')
+        yield number, line, row
 
 
 def locate(text: str, parts: Iterable[str | int]) -> tuple[int, int] | None:

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .models import AttemptResult, ConnectorSpec, ReferenceTargetSpec, ReporterSpec, ScorerSpec
+    from .models import (
+        AttemptResult,
+        ConnectorSpec,
+        ReferenceTargetSpec,
+        ReporterSpec,
+        ScorerSpec,
+    )
 
 hookspec = pluggy.HookspecMarker("harness")
 hookimpl = pluggy.HookimplMarker("harness")

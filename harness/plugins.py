@@ -92,7 +92,7 @@ class Registry:
             known = ", ".join(sorted(found)) or "none"
             raise PluginError(
                 f"no {kind} called '{name}' (known: {known})",
-                hint=f"check the spelling, or load the plugin that offers it with -p MODULE",
+                hint="check the spelling, or load the plugin that offers it with -p MODULE",
             )
         return found[name]
 

@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import criteria, manifest as manifests, metrics, report as reports
+from . import criteria, metrics
+from . import manifest as manifests
+from . import report as reports
 from .errors import ConfigError, PluginError, StoreError, SuiteError
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
@@ -178,7 +180,8 @@ def _progress_display(mode: str, progress: Progress, label: str) -> tuple[Callab
                 last = progress.done
 
     async def rich() -> None:
-        from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
         with Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                  TextColumn("[red]{task.fields[errors]} errors"), TextColumn("{task.fields[rate]}/s"),

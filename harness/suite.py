@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import HarnessError, SuiteError
-from .files import load_checked, locate, parse
+from .files import jsonl_rows, load_checked, locate, parse
 from .models import Case, ScorerRef, Suite
 
 if TYPE_CHECKING:
@@ -62,17 +61,7 @@ class _Bank:
             for row in reader:
                 yield reader.line_num, row
             return
-        for number, line in enumerate(io.StringIO(body), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(f"{self.path}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
-                                 hint="each line must be one JSON object") from exc
-            if not isinstance(row, dict):
-                raise SuiteError(f"{self.path}:{number}: a line must be a JSON object",
-                                 hint='e.g. {"id": 1, "prompt": "..."}')
+        for number, _, row in jsonl_rows(self.path, body, SuiteError):
             yield number, row
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, TargetError
-from .files import Problem, explain, format_problems, locate, parse, pointer, problems_of, read_text, schema
+from .files import (
+    Problem,
+    explain,
+    format_problems,
+    locate,
+    parse,
+    pointer,
+    problems_of,
+    read_text,
+    schema,
+)
 from .models import Target
 
 if TYPE_CHECKING:
@@ -106,11 +116,31 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+#: request headers that never carry a secret; every other header's value is redacted
+_PLAIN_HEADERS = frozenset((b"host", b"accept", b"accept-encoding", b"connection", b"user-agent",
+                            b"content-length", b"content-type"))
+
+
+def redact(text: str, request: httpx.Request) -> str:
+    """``text`` with the values of the request's credential-bearing headers (the API key,
+    whether sent as ``Bearer KEY`` or alone, and any custom header) replaced by ***,
+    so an endpoint that echoes its request cannot put a secret into a store or report."""
+    for name, value in request.headers.raw:
+        if name.lower() in _PLAIN_HEADERS:
+            continue
+        whole = value.decode("latin-1")
+        for secret in sorted({whole, whole.split(" ", 1)[-1]}, key=len, reverse=True):
+            if len(secret) >= 6:
+                text = text.replace(secret, "***")
+    return text
+
+
 def raise_for_status(response: httpx.Response, target: str) -> None:
-    """A non-2xx reply becomes a ``TargetError`` with its status and Retry-After."""
+    """A non-2xx reply becomes a ``TargetError`` with its status, Retry-After and the
+    start of its body, with secrets redacted."""
     if response.status_code < 300:
         return
-    body = response.text[:200].replace("\n", " ")
+    body = redact(response.text[:4096], response.request)[:200].replace("\n", " ")
     raise TargetError(
         f"{target} answered HTTP {response.status_code}: {body}",
         kind="http",

@@ -18,7 +18,6 @@ import asyncio
 import ssl
 from collections import defaultdict
 from functools import cached_property
-from typing import Any
 
 import httptools
 import httpx

@@ -3,13 +3,12 @@ what it is from its content when not told."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, HarnessError
-from .files import Problem, format_problems, parse, problems_of, read_text
+from .files import Problem, format_problems, jsonl_rows, parse, problems_of, read_text
 
 
 def guess(data: Any, path: Path) -> str:
@@ -35,14 +34,7 @@ def check_file(path: Path, kind: str | None, registry: Callable[[], Any]) -> str
     if (kind == "transcript") or (kind is None and path.suffix in (".jsonl", ".ndjson")):
         text = read_text(path, ConfigError)
         problems = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
-                                  hint="each line must be one JSON object") from exc
+        for number, line, row in jsonl_rows(path, text, ConfigError):
             # each line is a document of its own: find the column within it, the line from the loop
             problems += [Problem(p.file, number, p.column, p.pointer, p.message, p.hint)
                          for p in problems_of(path, line, row, "transcript")]

@@ -10,14 +10,21 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import json
 import os
+import re
 from typing import Any
 
 import httpx
 
-from harness import ConfigError, ConnectorSpec, Reply, TargetError, hookimpl, http_errors, raise_for_status
-
+from harness import (
+    ConfigError,
+    ConnectorSpec,
+    Reply,
+    TargetError,
+    hookimpl,
+    http_errors,
+    raise_for_status,
+)
 
 _COMMON_HTTP = {
     "api_key_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
@@ -89,6 +96,18 @@ def _malformed(target: str, why: str) -> TargetError:
     return TargetError(f"{target}: malformed reply: {why}", kind="malformed")
 
 
+def _content_text(content: Any) -> str:
+    """``message.content`` as text: a string, null (no text), or a list of content parts
+    whose text parts are joined. Anything else is a reply the scorers cannot read."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        return "".join(p["text"] for p in content if p.get("type") == "text" and isinstance(p.get("text"), str))
+    raise TypeError(f"message.content is a {type(content).__name__}, not text")
+
+
 class OpenAIChat:
     """POST {base_url}{path} with an OpenAI chat-completions body."""
 
@@ -114,7 +133,7 @@ class OpenAIChat:
         try:
             data = response.json()
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            text = _content_text(choice["message"].get("content"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise _malformed(self.name, f"{type(exc).__name__}: {str(exc)[:100]}") from exc
         usage = data.get("usage") or {}
@@ -123,14 +142,16 @@ class OpenAIChat:
                      status_code=response.status_code)
 
 
+_PLACEHOLDER = re.compile(r"\{(prompt|system|case_id|lang)\}")
+
+
 def _fill(template: Any, values: dict[str, Any]) -> Any:
-    """Put the case into a body template, keeping JSON types."""
+    """Put the case into a body template, keeping JSON types. One pass: a placeholder
+    written inside a prompt is sent as written (injection cases rely on it)."""
     if isinstance(template, str):
         if template == "{messages}":
             return values["messages"]
-        for name in ("prompt", "system", "case_id", "lang"):
-            template = template.replace("{" + name + "}", str(values[name] or ""))
-        return template
+        return _PLACEHOLDER.sub(lambda m: str(values[m[1]] or ""), template)
     if isinstance(template, dict):
         return {k: _fill(v, values) for k, v in template.items()}
     if isinstance(template, list):
@@ -185,9 +206,13 @@ class PythonCallable:
             obj: Any = importlib.import_module(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"target {target.name}: cannot import {target.settings['callable']}: {exc}",
+        except Exception as exc:  # whatever the module raises at import is a bad target setting
+            raise ConfigError(f"target {target.name}: cannot import {target.settings['callable']}: "
+                              f"{type(exc).__name__}: {exc}",
                               hint="give module:function importable from the current environment") from exc
+        if not callable(obj):
+            raise ConfigError(f"target {target.name}: {target.settings['callable']} is a {type(obj).__name__}, "
+                              "not a function", hint="name a function or another callable")
         self.fn = obj
         self.options = dict(target.settings.get("options") or {})
         self.name = target.name

@@ -394,7 +394,9 @@ def make_app(
     if hang_s < 0:
         raise ValueError("hang_s must be 0 or more")
 
-    from fastapi import FastAPI  # imported here: every harness command loads this plugin
+    from fastapi import (
+        FastAPI,  # imported here: every harness command loads this plugin
+    )
 
     app = FastAPI(title="reference-chat", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.options = {

@@ -7,7 +7,6 @@ from pathlib import Path
 from harness import data_dir, hookimpl
 
 
-
 @hookimpl
 def register_suite_dirs() -> list[Path]:
     return [data_dir("suites")]

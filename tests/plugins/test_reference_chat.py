@@ -5,47 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+import harness_plugins.reference_chat as rc
 import httpx
 import pytest
-import uvicorn
 import yaml
 
-import harness_plugins.reference_chat as rc
+from harness.serving import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "suites" / "starter"
 
 
-@contextmanager
-def serve(app) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free loopback port; yield its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+serve = serve_in_thread
 
 
 def chat(client: httpx.Client, prompt: str, **extra) -> httpx.Response:

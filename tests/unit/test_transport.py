@@ -384,7 +384,7 @@ def test_aclose_closes_idle_connections(run):
 
 def test_chunked_response_is_decoded_and_connection_kept(run):
     async def chunked(conn: Conn) -> None:
-        while (req := await conn.read_request()) is not None:
+        while await conn.read_request() is not None:
             await conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n")
             for piece in (b"5\r\nhello\r\n", b"6\r\n wor", b"ld\r\n", b"1;ext=1\r\n!\r\n", b"0\r\n\r\n"):
                 await conn.send(piece)
