@@ -43,7 +43,7 @@ def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[
         if inspect.isawaitable(score):
             raise ConfigError(f"scorer {scorer} is asynchronous", hint="grade it within a run instead")
         out = {"id": row["id"], "label": score.label, "score": score.value, "status": score.status,
-               "evidence": score.evidence}
+               "evidence": score.evidence, **score.details}
         dst.write(json.dumps(out, ensure_ascii=False) + "\n")
     dst.flush()
     return 2 if bad else 0

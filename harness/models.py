@@ -110,6 +110,8 @@ class Score:
     #: a class name for rates such as ``refusal_rate`` (``refusal``, ``compliance``...).
     label: str | None = None
     evidence: str = ""
+    #: scorer-specific fields for ``harness grade`` output (e.g. ``contains_pii``, ``kinds``)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import os
 import re
 from typing import Any
@@ -44,6 +45,7 @@ OPENAI_SCHEMA = {
         "temperature": {"type": "number", "minimum": 0, "maximum": 2},
         "max_tokens": {"type": "integer", "minimum": 1},
         "send_seed": {"type": "boolean", "description": "send the run's seed as `seed` (default true)"},
+        "stream": {"type": "boolean", "description": "ask for server-sent events (for endpoints that only stream)"},
         **_COMMON_HTTP,
     },
 }
@@ -108,8 +110,54 @@ def _content_text(content: Any) -> str:
     raise TypeError(f"message.content is a {type(content).__name__}, not text")
 
 
+#: words with which providers say that their content filter blocked the input (HTTP 400)
+_FILTER_BLOCK = re.compile(
+    r"content[_ ]?(filter|policy|management)|data_inspection_failed|inappropriate content|safety system|"
+    r"moderation|responsible ai|不适当|敏感|违规|内容安全|安全审核|拦截",
+    re.IGNORECASE,
+)
+
+
+def _filtered(choice: dict[str, Any]) -> bool:
+    """A choice whose content filter flagged it (Azure-style ``content_filter_results``)."""
+    results = choice.get("content_filter_results")
+    return isinstance(results, dict) and any(isinstance(r, dict) and r.get("filtered") for r in results.values())
+
+
+def _from_stream(body: str) -> dict[str, Any]:
+    """A chat completion assembled from server-sent events (``stream: true``)."""
+    text: list[str] = []
+    finish = None
+    usage = None
+    for line in body.splitlines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        chunk = json.loads(payload)
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            piece = (choice.get("delta") or {}).get("content")
+            if isinstance(piece, str):
+                text.append(piece)
+            finish = choice.get("finish_reason") or finish
+    return {"choices": [{"message": {"content": "".join(text)}, "finish_reason": finish}], "usage": usage}
+
+
 class OpenAIChat:
-    """POST {base_url}{path} with an OpenAI chat-completions body."""
+    """POST {base_url}{path} with an OpenAI chat-completions body.
+
+    Speaks the dialects of "OpenAI-compatible" seen in practice: ``reasoning_content``
+    beside the answer (ignored: the answer is ``content``), no ``usage``, ``content:
+    null``, content parts, extra fields, server-sent events (asked for with ``stream:
+    true`` or sent unasked), and errors as JSON or HTML. A provider's content filter
+    (HTTP 400 naming it, ``finish_reason: content_filter``, or flagged filter results) is
+    the service refusing, recorded as an answer with ``finish_reason: content_filter``,
+    not as an error.
+    """
 
     def __init__(self, target: Any, client: Any) -> None:
         s = target.settings
@@ -120,7 +168,7 @@ class OpenAIChat:
         self.headers = _auth_headers(s)
         self.system = s.get("system_prompt")
         self.send_seed = s.get("send_seed", True)
-        self.extra = {k: s[k] for k in ("temperature", "max_tokens") if k in s}
+        self.extra = {k: s[k] for k in ("temperature", "max_tokens", "stream") if k in s}
         self.model = s["model"]
 
     async def send(self, case: Any, *, seed: int) -> Reply:
@@ -129,17 +177,22 @@ class OpenAIChat:
             body["seed"] = seed
         with http_errors(self.name):
             response = await self.client.post(self.url, json=body, headers=self.headers)
+        if response.status_code in (400, 403, 422, 451) and _FILTER_BLOCK.search(response.text[:2000]):
+            return Reply(text="", finish_reason="content_filter", status_code=response.status_code)
         raise_for_status(response, self.name)
         try:
-            data = response.json()
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                data = _from_stream(response.text)
+            else:
+                data = response.json()
             choice = data["choices"][0]
             text = _content_text(choice["message"].get("content"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise _malformed(self.name, f"{type(exc).__name__}: {str(exc)[:100]}") from exc
+        finish = "content_filter" if _filtered(choice) else choice.get("finish_reason")
         usage = data.get("usage") or {}
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
-        return Reply(text=text, finish_reason=choice.get("finish_reason"), tokens=tokens,
-                     status_code=response.status_code)
+        return Reply(text=text, finish_reason=finish, tokens=tokens, status_code=response.status_code)
 
 
 _PLACEHOLDER = re.compile(r"\{(prompt|system|case_id|lang)\}")

@@ -549,3 +549,71 @@ def test_http_json_method_must_be_post_or_put(tmp_path, registry):
     with pytest.raises(ConfigError) as info:
         load_target(path, registry)
     assert f"{path}:5:9: at /method 'GET' is not allowed" in info.value.message
+
+
+# -- dialects of "OpenAI-compatible" ---------------------------------------------------------
+
+def test_openai_reasoning_content_beside_the_answer(tmp_path, registry, server):
+    server.answer(body={"choices": [{"message": {"role": "assistant", "content": "The answer.",
+                                                 "reasoning_content": "Let me think... I should refuse? No."},
+                                     "finish_reason": "stop"}]})
+    reply = send(registry, openai(tmp_path, registry, server))
+    assert reply.text == "The answer." and reply.tokens is None  # no usage: no tokens, no error
+
+
+def test_openai_extra_fields_are_ignored(tmp_path, registry, server):
+    server.answer(body={"id": "x", "object": "chat.completion", "system_fingerprint": "fp", "provider": "p",
+                        "choices": [{"index": 0, "logprobs": None, "message": {"role": "assistant", "content": "ok",
+                                     "tool_calls": [], "refusal": None}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "extra": {}}})
+    reply = send(registry, openai(tmp_path, registry, server))
+    assert (reply.text, reply.tokens) == ("ok", 2)
+
+
+def _sse(*chunks: dict, done: bool = True) -> str:
+    lines = [f"data: {json.dumps(c)}\n\n" for c in chunks]
+    return "".join(lines) + ("data: [DONE]\n\n" if done else "")
+
+
+def test_openai_streamed_reply_is_assembled(tmp_path, registry, server):
+    body = _sse({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+                {"choices": [{"index": 0, "delta": {"content": "lo"}}]},
+                {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                {"choices": [], "usage": {"total_tokens": 9}})
+    server.answer(200, body, {"content-type": "text/event-stream"})
+    reply = send(registry, openai(tmp_path, registry, server, stream=True))
+    assert (reply.text, reply.finish_reason, reply.tokens) == ("Hello", "stop", 9)
+    assert server.last["json"]["stream"] is True
+
+
+def test_openai_html_error_is_an_http_error(tmp_path, registry, server):
+    server.answer(502, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+    err = fails(registry, openai(tmp_path, registry, server))
+    assert (err.kind, err.status_code, err.retryable) == ("http", 502, True)
+    assert "Bad Gateway" in err.message
+
+
+@pytest.mark.parametrize("body", [
+    {"error": {"message": "The response was filtered due to the prompt triggering content management policy.",
+               "type": None, "param": "prompt", "code": "content_filter", "status": 400}},
+    {"error": {"code": "data_inspection_failed", "message": "Input data may contain inappropriate content."}},
+    {"error": {"message": "输入内容可能包含不适当内容，已被拦截"}},
+], ids=["azure", "dashscope", "zh"])
+def test_openai_content_filter_block_is_a_refusal_not_an_error(tmp_path, registry, server, body):
+    server.answer(400, body)
+    reply = send(registry, openai(tmp_path, registry, server))
+    assert (reply.text, reply.finish_reason, reply.status_code) == ("", "content_filter", 400)
+    refusal = registry.scorer("refusal").factory()
+    assert refusal(case(), reply).label == "refusal"
+
+
+def test_openai_plain_400_stays_an_error(tmp_path, registry, server):
+    server.answer(400, {"error": {"message": "max_tokens must be positive"}})
+    assert fails(registry, openai(tmp_path, registry, server)).status_code == 400
+
+
+def test_openai_flagged_filter_results_mean_content_filter(tmp_path, registry, server):
+    server.answer(body={"choices": [{"message": {"role": "assistant", "content": ""}, "finish_reason": "stop",
+                                     "content_filter_results": {"violence": {"filtered": True, "severity": "high"}}}]})
+    reply = send(registry, openai(tmp_path, registry, server))
+    assert reply.finish_reason == "content_filter"
