@@ -68,8 +68,9 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
           suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False) -> dict[str, Any]:
     """The metrics document from grouped rows ``(suite, category, lang, status, label,
     error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
-    labels}``, so a suite with no attempt yet still appears (with n = 0), and every label
-    its scorers can give has a rate."""
+    labels, by_category, by_language}`` (the last two: case counts), so a suite, category
+    or language with no attempt yet still appears (with n = 0), and every label its
+    scorers can give has a rate."""
     totals = _Tally()
     per_suite: dict[str, _Tally] = defaultdict(_Tally)
     per_cat: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
@@ -89,8 +90,13 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
         doc = per_suite[suite_id].document(names)
         doc["version"] = info.get("version", "")
         doc["cases"] = info.get("cases", 0)
-        doc["by_category"] = {c: t.document(names) for (s, c), t in sorted(per_cat.items()) if s == suite_id}
-        doc["by_language"] = {lang: t.document(names) for (s, lang), t in sorted(per_lang.items()) if s == suite_id}
+        # every category and language the suite declares cases for appears, with how many
+        # cases it has, so coverage is checked rather than claimed
+        cats, langs = info.get("by_category", {}), info.get("by_language", {})
+        doc["by_category"] = {c: {**per_cat[suite_id, c].document(names), "cases": cats.get(c, 0)}
+                              for c in sorted(cats.keys() | {c for s, c in per_cat if s == suite_id})}
+        doc["by_language"] = {lang: {**per_lang[suite_id, lang].document(names), "cases": langs.get(lang, 0)}
+                              for lang in sorted(langs.keys() | {g for s, g in per_lang if s == suite_id})}
         out_suites[suite_id] = doc
     return {
         "totals": totals.document(all_labels),

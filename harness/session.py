@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -326,7 +327,9 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
             return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
         suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
                               "labels": {lb for name in {c.scorer.name for c in s.cases}
-                                         for lb in registry.scorer(name).labels}}
+                                         for lb in registry.scorer(name).labels},
+                              "by_category": Counter(c.category for c in s.cases),
+                              "by_language": Counter(c.lang for c in s.cases)}
                        for s in plan.suites}
         doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(runner.stopped))
         verdict, results, reason = criteria.evaluate(plan.profile, doc, stopped_early=runner.stopped)

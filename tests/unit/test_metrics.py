@@ -49,3 +49,12 @@ def test_build_groups_by_suite_category_and_language():
     # a suite of the run with no attempt yet still appears
     assert doc["suites"]["u"]["n"] == 0
     assert doc["totals"]["n"] == 15 and doc["totals"]["passed"] == 11
+
+
+def test_coverage_counts_cases_per_category_and_language_even_unsent():
+    doc = build(ROWS, {"s": {"version": "1", "cases": 14, "by_category": {"A.1": 10, "A.2": 2, "A.3": 2},
+                             "by_language": {"zh": 8, "en": 6}}})
+    cats = doc["suites"]["s"]["by_category"]
+    assert {c: g["cases"] for c, g in cats.items()} == {"A.1": 10, "A.2": 2, "A.3": 2}
+    assert cats["A.3"]["n"] == 0 and cats["A.3"]["pass_rate"]["value"] is None
+    assert doc["suites"]["s"]["by_language"]["zh"]["cases"] == 8
