@@ -55,6 +55,15 @@ def register_scorers() -> list[ScorerSpec]:
 
 
 @hookspec
+def register_probes() -> list[ProbeSpec]:
+    """Return the probes (converters) this plugin offers (a list of :class:`ProbeSpec`).
+
+    Called once when a derived suite is expanded; a suite names probes under
+    ``derive.probes``.
+    """
+
+
+@hookspec
 def register_reporters() -> list[ReporterSpec]:
     """Return the report formats this plugin writes (a list of :class:`ReporterSpec`).
 

@@ -28,6 +28,10 @@ def rows(registry: Registry, what: str) -> list[dict[str, Any]]:
                         "plugin": origin.get("plugin", ""), "distribution": origin.get("distribution", ""),
                         "distribution_version": origin.get("version", "")})
         return out
+    if what == "probes":
+        return [{"name": n, "version": s.version, "description": s.description,
+                 **{k: v for k, v in _origin(registry, "register_probes", n).items() if k != "version"}}
+                for n, s in sorted(registry.probes().items())]
     if what == "reporters":
         return [{"name": n, "version": _origin(registry, "register_reporters", n).get("version", ""),
                  "description": s.description, **_origin(registry, "register_reporters", n)}

@@ -66,6 +66,9 @@ class Suite:
     path: Path | None = None
     #: sha256 of the suite file and of any question bank it points at.
     sha256: str = ""
+    #: for a derived suite: ``{"from": suite id or path, "per_category": n, "probes":
+    #: [ScorerRef-like (name, args)]}``; its cases are made by ``harness.probes.expand``.
+    derive: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,20 @@ class ScorerSpec:
     #: every label the scorer can give: each gets a ``<label>_rate`` in every group of a
     #: suite that uses the scorer, even when no attempt got it (a rate of 0 is a value).
     labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    """A converter that makes a new case from a case (role play, an encoding...).
+    ``factory(**args)`` returns ``convert(case, rng) -> Case``: the new case's messages
+    (and system prompt) matter; the harness sets its id, suite and category. ``rng`` is
+    a ``random.Random`` seeded from the run's seed, the suite, the case and the probe, so
+    the same run always makes the same cases."""
+
+    name: str
+    factory: Callable[..., Callable[..., Case]]
+    version: str = "1"
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,12 @@ class Registry:
     def reporters(self) -> dict[str, Any]:
         return self._gather("register_reporters")
 
+    def probes(self) -> dict[str, Any]:
+        return self._gather("register_probes")
+
+    def probe(self, name: str) -> Any:
+        return self._get("register_probes", "probe", name)
+
     def reference_targets(self) -> dict[str, Any]:
         return self._gather("register_reference_targets")
 

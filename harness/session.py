@@ -27,6 +27,7 @@ from .errors import ConfigError, PluginError, StoreError, SuiteError
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
 from .runner import Progress, Runner, WorkItem
+from .probes import expand, versions as probe_versions
 from .suite import resolve_suite
 from .targets import load_target, make_client
 
@@ -86,7 +87,7 @@ def _scorer_key(ref: Any) -> str:
 
 
 def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: Registry,
-            concurrency: int | None = None) -> Plan:
+            concurrency: int | None = None, seed: int = 0) -> Plan:
     """Load and check everything a run needs; raise a ``HarnessError`` naming the file
     and line of the first bad input."""
     if not suite_ids:
@@ -94,7 +95,7 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
     target = load_target(Path(target_path), registry)
     if concurrency:
         target = Target(target.name, target.connector, {**target.settings, "concurrency": concurrency}, target.path)
-    suites = [resolve_suite(s, registry) for s in suite_ids]
+    suites = [expand(resolve_suite(s, registry), registry, seed) for s in suite_ids]
     ids = [s.id for s in suites]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"a suite is given twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}",
@@ -115,6 +116,7 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
                 raise SuiteError(f"{suite.path}: case {case.id}: scorer {case.scorer.name!r}: {message}",
                                  hint=getattr(exc, "hint", None) or "see `harness list scorers`") from exc
             versions[case.scorer.name] = spec.version
+    versions.update({f"probe:{name}": v for name, v in probe_versions(suites, registry).items()})
     return Plan(target, suites, profile, scorers, versions)
 
 
@@ -292,7 +294,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         run_id = request.run_id or new_run_id()
         run_dir = request.out / run_id
     try:
-        plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency)
+        plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency, seed)
         manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=seed,
                                    epochs=epochs, registry=registry, scorers=plan.scorer_versions)
         if resume_id:

@@ -121,7 +121,7 @@ def load_suite(path: Path) -> Suite:
                              f"(first at {place(seen[case.id])})",
                              hint="ids must be unique and stable: they are part of each attempt's key")
         seen[case.id] = index
-    if not cases:
+    if not cases and "derive" not in data:
         raise SuiteError(f"{path}: suite {suite_id} has no cases", hint="add cases or a source question bank")
     return Suite(
         id=suite_id,
@@ -134,6 +134,7 @@ def load_suite(path: Path) -> Suite:
         categories=tuple(data.get("categories") or sorted({c.category for c in cases})),
         path=path,
         sha256=digest.hexdigest(),
+        derive=data.get("derive"),
     )
 
 

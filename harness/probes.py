@@ -1,0 +1,93 @@
+"""Derived suites: cases made from another suite's cases by probes (converters such as
+role play, an encoding or a multi-turn escalation).
+
+Everything is deterministic from the run's seed: the sample of base cases and every
+probe's random choices, so a resumed or repeated run makes exactly the same cases.
+Each new case is ``<base id>~<probe>``, its category is the probe (the metric is per
+attack), and its metadata keeps the base case, its suite and its risk category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import defaultdict
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import PluginError, SuiteError
+from .models import Case, ScorerRef, Suite
+
+if TYPE_CHECKING:
+    from .plugins import Registry
+
+
+def _ref(value: Any) -> ScorerRef:
+    return ScorerRef(value) if isinstance(value, str) else ScorerRef(value["name"], value.get("args") or {})
+
+
+def _sample(cases: tuple[Case, ...], per_category: int | None, rng: random.Random) -> list[Case]:
+    """Up to ``per_category`` cases of each (category, language), chosen by ``rng``, in
+    the base suite's order."""
+    if not per_category:
+        return list(cases)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, case in enumerate(cases):
+        groups[case.category, case.lang].append(index)
+    chosen: set[int] = set()
+    for key in sorted(groups):
+        indexes = groups[key]
+        chosen.update(rng.sample(indexes, min(per_category, len(indexes))))
+    return [cases[i] for i in sorted(chosen)]
+
+
+def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] = ()) -> Suite:
+    """The suite with its cases made, if it is derived; the suite itself otherwise."""
+    if not suite.derive:
+        return suite
+    from .suite import resolve_suite
+
+    spec = suite.derive
+    if suite.id in _seen:
+        raise SuiteError(f"{suite.path}: suite {suite.id} derives from itself ({' -> '.join(_seen + (suite.id,))})",
+                         hint="derive.from must name another suite")
+    base_ref = spec["from"]
+    if base_ref.endswith((".yaml", ".yml")) and suite.path is not None:
+        base_ref = str(suite.path.parent / base_ref)  # a path is relative to the derived suite
+    base = resolve_suite(base_ref, registry)
+    base = expand(base, registry, seed, _seen + (suite.id,))
+    converters = []
+    for value in spec["probes"]:
+        ref = _ref(value)
+        try:
+            probe = registry.probe(ref.name)
+            converters.append((probe, probe.factory(**ref.args)))
+        except (PluginError, TypeError) as exc:
+            raise SuiteError(f"{suite.path}: probe {ref.name!r}: {getattr(exc, 'message', exc)}",
+                             hint=getattr(exc, "hint", None) or "see `harness list probes`") from exc
+    chosen = _sample(base.cases, spec.get("per_category"), random.Random(f"{seed}/{suite.id}/sample"))
+    cases = []
+    for case in chosen:
+        for probe, convert in converters:
+            rng = random.Random(f"{seed}/{suite.id}/{case.id}/{probe.name}")
+            made = convert(case, rng)
+            cases.append(replace(
+                made, id=f"{case.id}~{probe.name}", suite=suite.id, category=probe.name,
+                expected=case.expected, scorer=case.scorer,
+                metadata={**case.metadata, "base_suite": base.id, "base_case": case.id, "risk": case.category,
+                          "probe": probe.name},
+            ))
+    digest = hashlib.sha256(f"{suite.sha256}/{base.sha256}/{seed}".encode()).hexdigest()
+    return replace(suite, cases=tuple(cases), sha256=digest,
+                   categories=tuple(p.name for p, _ in converters),
+                   languages=tuple(sorted({c.lang for c in cases})))
+
+
+def versions(suites: list[Suite], registry: Registry) -> dict[str, str]:
+    """Name and version of every probe the derived suites use, for the manifest."""
+    out = {}
+    for suite in suites:
+        for value in (suite.derive or {}).get("probes", []):
+            name = _ref(value).name
+            out[name] = registry.probe(name).version
+    return out
