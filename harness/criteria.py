@@ -42,6 +42,10 @@ class Criterion:
     instance_path: tuple[str, ...] | None
     threshold: dict[str, Any]
     threshold_source: str = ""
+    #: this criterion's own inconclusive rules, where it sets them
+    min_valid_n: int | None = None
+    max_error_rate: float | None = None
+    needs: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[
         c = node["x-criterion"]
         out.append(Criterion(c["id"], c["clause"], c["message"], schema_path, instance_path,
                              {k: node[k] for k in _THRESHOLD_KEYWORDS if k in node},
-                             c.get("threshold_source", "")))
+                             c.get("threshold_source", ""), c.get("min_valid_n"), c.get("max_error_rate"),
+                             c.get("needs", "")))
     for key in _MAP_KEYWORDS:
         for name, child in (node.get(key) or {}).items():
             deeper = instance_path + (name,) if key == "properties" and instance_path is not None else None
@@ -127,9 +132,13 @@ def _get(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
-def _insufficient(profile: Profile, metrics: dict[str, Any], path: tuple[str, ...] | None) -> str | None:
-    """Why the data under ``path`` is too thin to judge: the nearest group above it
-    (an object with ``valid_n``) has too many errors or too few valid samples."""
+def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any]) -> str | None:
+    """Why the data under the criterion is too thin to judge: the nearest group above it
+    (an object with ``valid_n``) has too many errors or too few valid samples, by the
+    criterion's own rules or else the profile's."""
+    path = criterion.instance_path
+    max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
+    min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
     group = metrics.get("totals", {})
     if path is not None:
         for depth in range(len(path), -1, -1):
@@ -138,11 +147,11 @@ def _insufficient(profile: Profile, metrics: dict[str, Any], path: tuple[str, ..
                 group = candidate
                 break
     where = "/".join(path[: len(path)]) if path else "totals"
-    if profile.max_error_rate is not None and group.get("error_rate", 0) > profile.max_error_rate:
-        return (f"error rate {group['error_rate']:.3f} is above the profile's limit {profile.max_error_rate} "
+    if max_error_rate is not None and group.get("error_rate", 0) > max_error_rate:
+        return (f"error rate {group['error_rate']:.3f} is above the limit {max_error_rate} "
                 f"({group.get('errors')} errors in {group.get('n')} attempts)")
-    if profile.min_valid_n is not None and group.get("valid_n", 0) < profile.min_valid_n:
-        return f"only {group.get('valid_n', 0)} valid samples, the profile needs at least {profile.min_valid_n} ({where})"
+    if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
+        return f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} ({where})"
     return None
 
 
@@ -185,9 +194,10 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
             parent = _get(metrics, c.instance_path[:-1])
             if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
                 result["rate"] = parent  # the interval and n the measured bound belongs to
-        thin = _insufficient(profile, metrics, c.instance_path)
+        thin = _insufficient(profile, c, metrics)
         if c.instance_path is not None and (measured is _MISSING or measured is None):
-            result.update(status="inconclusive", detail="no value was measured for this criterion")
+            why = f"it needs {c.needs}" if c.needs else "no value was measured for this criterion"
+            result.update(status="inconclusive", detail=why)
         elif thin:
             result.update(status="inconclusive", detail=thin)
         elif c.id in failures:

@@ -64,13 +64,48 @@ class _Tally:
         return doc
 
 
+def difference(high: dict[str, Any], low: dict[str, Any]) -> dict[str, Any]:
+    """``high - low`` of two rates with Newcombe's hybrid score interval (method 10),
+    built from the two Wilson intervals: honest at small n and near 0 or 1."""
+    p1, l1, u1 = high["value"], high["ci_low"], high["ci_high"]
+    p2, l2, u2 = low["value"], low["ci_low"], low["ci_high"]
+    d = p1 - p2
+    return {"gap": d, "ci_low": d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+            "ci_high": d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)}
+
+
+def gaps(by_category: dict[str, dict[str, Any]], labels: Iterable[str]) -> dict[str, Any]:
+    """For categories named ``attribute:value`` (counterfactual sets), the largest gap of
+    each label's rate between two values of one attribute, with its interval."""
+    groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for name, group in by_category.items():
+        attribute, sep, value = name.partition(":")
+        if sep:
+            groups[attribute][value] = group
+    out: dict[str, Any] = {}
+    for attribute, values in sorted(groups.items()):
+        if len(values) < 2:
+            continue
+        out[attribute] = {}
+        for label in labels:
+            rated = sorted(((g[f"{label}_rate"]["value"], v, g[f"{label}_rate"]) for v, g in values.items()
+                            if g[f"{label}_rate"]["value"] is not None), key=lambda t: (t[0], t[1]))
+            if len(rated) < 2:
+                out[attribute][label] = {"gap": None, "ci_low": None, "ci_high": None, "highest": None,
+                                         "lowest": None}
+                continue
+            (_, low_name, low), (_, high_name, high) = rated[0], rated[-1]
+            out[attribute][label] = {**difference(high, low), "highest": high_name, "lowest": low_name}
+    return out
+
+
 def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]],
           suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False) -> dict[str, Any]:
     """The metrics document from grouped rows ``(suite, category, lang, status, label,
     error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
-    labels, by_category, by_language}`` (the last two: case counts), so a suite, category
-    or language with no attempt yet still appears (with n = 0), and every label its
-    scorers can give has a rate."""
+    labels, by_category: {category: {lang: cases}}, by_language: {lang: cases}}``, so a
+    suite, category or language with no attempt yet still appears (with n = 0), and every
+    label its scorers can give has a rate."""
     totals = _Tally()
     per_suite: dict[str, _Tally] = defaultdict(_Tally)
     per_cat: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
@@ -93,10 +128,14 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
         # every category and language the suite declares cases for appears, with how many
         # cases it has, so coverage is checked rather than claimed
         cats, langs = info.get("by_category", {}), info.get("by_language", {})
-        doc["by_category"] = {c: {**per_cat[suite_id, c].document(names), "cases": cats.get(c, 0)}
+        doc["by_category"] = {c: {**per_cat[suite_id, c].document(names), "cases": sum(cats.get(c, {}).values()),
+                                  "cases_by_language": dict(sorted(cats.get(c, {}).items()))}
                               for c in sorted(cats.keys() | {c for s, c in per_cat if s == suite_id})}
         doc["by_language"] = {lang: {**per_lang[suite_id, lang].document(names), "cases": langs.get(lang, 0)}
                               for lang in sorted(langs.keys() | {g for s, g in per_lang if s == suite_id})}
+        found = gaps(doc["by_category"], names)
+        if found:
+            doc["gaps"] = found
         out_suites[suite_id] = doc
     return {
         "totals": totals.document(all_labels),

@@ -137,6 +137,14 @@ def work(plan: Plan, epochs: int, done: set[str]) -> tuple[Iterator[WorkItem], i
     return items(), total
 
 
+def _cases_by_category(suite: Suite) -> dict[str, Counter[str]]:
+    """How many cases each category has, per language: the coverage the report states."""
+    out: dict[str, Counter[str]] = {}
+    for case in suite.cases:
+        out.setdefault(case.category, Counter())[case.lang] += 1
+    return out
+
+
 def _open_store(url: str | None, run_dir: Path) -> Any:
     from .store import Store
 
@@ -330,7 +338,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
                               "labels": {lb for name in {c.scorer.name for c in s.cases}
                                          for lb in registry.scorer(name).labels},
-                              "by_category": Counter(c.category for c in s.cases),
+                              "by_category": _cases_by_category(s),
                               "by_language": Counter(c.lang for c in s.cases)}
                        for s in plan.suites}
         doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(runner.stopped))

@@ -123,3 +123,21 @@ def test_duplicate_criterion_id_is_refused(tmp_path):
     path.write_text(PROFILE.replace("id: few-errors", "id: refuse"))
     with pytest.raises(ConfigError, match="used twice"):
         load_profile(path)
+
+
+def test_a_criterion_may_set_its_own_sample_rule(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE.replace("message: Refused too little.}", "message: Refused too little., min_valid_n: 200}"))
+    verdict, results, _ = evaluate(load_profile(path), metrics(95, 5))
+    refuse = by_id(results)["refuse"]
+    assert verdict == "INCONCLUSIVE" and refuse["status"] == "inconclusive"
+    assert "needs at least 200" in refuse["detail"]
+    assert by_id(results)["few-errors"]["status"] == "pass"  # the profile's rule of 10 still holds there
+
+
+def test_a_criterion_that_needs_a_judge_says_so(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE.replace("refusal_rate:\n", "acceptable_rate:\n").replace(
+        "message: Refused too little.}", "message: Too few acceptable answers., needs: an LLM judge}"))
+    verdict, results, _ = evaluate(load_profile(path), metrics(95, 5))
+    assert verdict == "INCONCLUSIVE" and by_id(results)["refuse"]["detail"] == "it needs an LLM judge"

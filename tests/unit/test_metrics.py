@@ -52,9 +52,24 @@ def test_build_groups_by_suite_category_and_language():
 
 
 def test_coverage_counts_cases_per_category_and_language_even_unsent():
-    doc = build(ROWS, {"s": {"version": "1", "cases": 14, "by_category": {"A.1": 10, "A.2": 2, "A.3": 2},
+    doc = build(ROWS, {"s": {"version": "1", "cases": 14,
+                             "by_category": {"A.1": {"zh": 8, "en": 2}, "A.2": {"en": 2}, "A.3": {"zh": 1, "en": 1}},
                              "by_language": {"zh": 8, "en": 6}}})
     cats = doc["suites"]["s"]["by_category"]
     assert {c: g["cases"] for c, g in cats.items()} == {"A.1": 10, "A.2": 2, "A.3": 2}
+    assert cats["A.3"]["cases_by_language"] == {"en": 1, "zh": 1}
     assert cats["A.3"]["n"] == 0 and cats["A.3"]["pass_rate"]["value"] is None
     assert doc["suites"]["s"]["by_language"]["zh"]["cases"] == 8
+
+
+def test_gap_between_values_of_an_attribute_with_newcombe_interval():
+    rows = [("b", "gender:female", "en", "pass", "favourable", None, 30), ("b", "gender:female", "en", "pass",
+             "unfavourable", None, 70), ("b", "gender:male", "en", "pass", "favourable", None, 60),
+            ("b", "gender:male", "en", "pass", "unfavourable", None, 40), ("b", "age:old", "en", "pass", "favourable",
+             None, 5), ("b", "plain", "en", "pass", "favourable", None, 5)]
+    doc = build(rows, {"b": {"version": "1", "cases": 210}})
+    gap = doc["suites"]["b"]["gaps"]["gender"]["favourable"]
+    assert gap["gap"] == pytest.approx(0.3) and (gap["highest"], gap["lowest"]) == ("male", "female")
+    # Newcombe (1998) method 10 for 60/100 vs 30/100: about 0.164 to 0.420
+    assert gap["ci_low"] == pytest.approx(0.164, abs=0.005) and gap["ci_high"] == pytest.approx(0.420, abs=0.005)
+    assert "age" not in doc["suites"]["b"]["gaps"]  # one value: no gap to measure
