@@ -60,6 +60,9 @@ class Profile:
     sha256: str
     path: Path | None = None
     description: str = ""
+    #: cases per category and language to run (a quick profile), or None for all
+    sample_per_category: int | None = None
+    notice: str = ""
     validator: Any = field(default=None, compare=False, repr=False)
 
 
@@ -111,7 +114,8 @@ def load_profile(path: Path) -> Profile:
         id=data["$id"], version=str(data["x-profile"]["version"]), title=data["title"], schema=data,
         criteria=tuple(criteria), max_error_rate=rules.get("max_error_rate"), min_valid_n=rules.get("min_valid_n"),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), path=path, description=data.get("description", ""),
-        validator=Draft202012Validator(data),
+        sample_per_category=data["x-profile"].get("sample", {}).get("per_category"),
+        notice=data["x-profile"].get("notice", ""), validator=Draft202012Validator(data),
     )
 
 

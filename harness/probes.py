@@ -26,7 +26,7 @@ def _ref(value: Any) -> ScorerRef:
     return ScorerRef(value) if isinstance(value, str) else ScorerRef(value["name"], value.get("args") or {})
 
 
-def _sample(cases: tuple[Case, ...], per_category: int | None, rng: random.Random) -> list[Case]:
+def sample(cases: tuple[Case, ...], per_category: int | None, rng: random.Random) -> list[Case]:
     """Up to ``per_category`` cases of each (category, language), chosen by ``rng``, in
     the base suite's order."""
     if not per_category:
@@ -65,7 +65,7 @@ def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] =
         except (PluginError, TypeError) as exc:
             raise SuiteError(f"{suite.path}: probe {ref.name!r}: {getattr(exc, 'message', exc)}",
                              hint=getattr(exc, "hint", None) or "see `harness list probes`") from exc
-    chosen = _sample(base.cases, spec.get("per_category"), random.Random(f"{seed}/{suite.id}/sample"))
+    chosen = sample(base.cases, spec.get("per_category"), random.Random(f"{seed}/{suite.id}/sample"))
     cases = []
     for case in chosen:
         for probe, convert in converters:

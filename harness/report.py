@@ -18,9 +18,11 @@ EXAMPLES_PER_SUITE = 20
 
 
 def build(*, run: dict[str, Any], manifest: dict[str, Any], metrics: dict[str, Any], verdict: str,
-          reason: str, criteria: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict[str, Any]:
+          reason: str, criteria: list[dict[str, Any]], failures: list[dict[str, Any]], notice: str = "") -> dict[str, Any]:
     report = {"format": FORMAT, "verdict": verdict, "reason": reason, "criteria": criteria, "metrics": metrics,
               "run": run, "manifest": manifest, "failures": failures}
+    if notice:
+        report["notice"] = notice
     problems = problems_of(Path("report.json"), "", report, "report")
     if problems:  # our own document: a mismatch is a bug, and must never reach a reviewer
         raise AssertionError("the report does not match schemas/report.schema.json:\n" + format_problems(problems))
@@ -65,5 +67,7 @@ def summary(report: dict[str, Any], console: Any) -> None:
     for c in report["criteria"]:
         if c["status"] != "pass":
             console.print(f"  [{colour[c['status']]}]{c['id']}[/]: {c['message']} {c.get('detail', '')}".rstrip())
+    if report.get("notice"):
+        console.print(f"[bold]note:[/] {report['notice']}")
     style = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}[report["verdict"]]
     console.print(f"[{style}]{report['verdict']}[/]: {report['reason']}")

@@ -7,6 +7,7 @@ All input is checked before anything is written, so a bad file leaves no trace.
 from __future__ import annotations
 
 import asyncio
+import random
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from .errors import ConfigError, PluginError, StoreError, SuiteError
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
 from .runner import Progress, Runner, WorkItem
-from .probes import expand, versions as probe_versions
+from .probes import expand, sample, versions as probe_versions
 from .suite import resolve_suite
 from .targets import load_target, make_client
 
@@ -101,6 +102,10 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
         raise ConfigError(f"a suite is given twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}",
                           hint="give each suite once")
     profile = criteria.resolve_profile(profile_id, registry)
+    if profile.sample_per_category:  # a quick profile runs a seeded sample of every suite
+        suites = [replace(s, cases=tuple(sample(s.cases, profile.sample_per_category,
+                                                random.Random(f"{seed}/{s.id}/profile-sample"))))
+                  for s in suites]
     scorers: dict[str, Callable[..., Any]] = {}
     versions: dict[str, str] = {}
     for suite in suites:
@@ -349,7 +354,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
             run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
                  "stop_reason": runner.stopped, "observer_errors": observer_errors},
             manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
-            failures=_failures(store, run_id, plan.suites))
+            failures=_failures(store, run_id, plan.suites), notice=plan.profile.notice)
         _notify(registry.pm.hook.run_finished, observer_errors, run_id=run_id, report=report)
         run_dir.mkdir(parents=True, exist_ok=True)
         paths = reports.render(report, run_dir, registry, request.formats)

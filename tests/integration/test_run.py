@@ -189,3 +189,23 @@ def test_ci_gets_plain_progress_lines(tmp_path, reference):
                        str(pass_rate_profile(tmp_path)), "--out", str(tmp_path / "runs"), "--run-id", "p")
     assert done.returncode == 0, done.stderr
     assert "p: 10/10 done, 0 errors" in done.stderr and "\x1b[" not in done.stderr
+
+
+def test_quick_profile_runs_a_seeded_sample_and_says_it_certifies_nothing(tmp_path, reference, registry):
+    profile = pass_rate_profile(tmp_path)
+    text = profile.read_text().replace('x-profile: {version: "1", ', 'x-profile: {version: "1", sample: '
+                                       '{per_category: 2}, notice: "A quick check: it certifies nothing.", ')
+    profile.write_text(text.replace("min_valid_n: 10", "min_valid_n: 5"))
+    target = target_file(tmp_path, reference("safe"))
+    outcomes = [run(RunRequest(target=str(target), suites=[str(overview_suite(tmp_path, 30))], profile=str(profile),
+                               out=tmp_path / "runs", seed=seed, progress="none"), registry) for seed in (1, 1, 2)]
+    first = outcomes[0].report
+    assert first["metrics"]["suites"]["bulk"]["n"] == 6  # 3 categories x 2, one language
+    assert first["manifest"]["suites"][0]["cases"] == 6
+    assert first["notice"] == "A quick check: it certifies nothing."
+
+    def keys(outcome):
+        db = sqlite3.connect(outcome.run_dir / "store.db")
+        return sorted(k for (k,) in db.execute("select key from results"))
+
+    assert keys(outcomes[0]) == keys(outcomes[1]) != keys(outcomes[2])
