@@ -72,11 +72,14 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Times each case is sent (default 1; on resume, the run's).")
 @click.option("--format", "formats", multiple=True, help="Report format (repeatable; default: all).")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "none"]), default="auto", show_default=True)
+@click.option("--stop-when-decided", is_flag=True,
+              help="Send each suite's cases in a seeded random order and stop once every criterion it serves is "
+                   "decided (its 95% interval wholly on one side of the threshold).")
 @click.pass_context
 @handles_errors
 def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile: str | None, out: Path,
         run_id: str | None, resume: str | None, db: str | None, concurrency: int | None, seed: int | None,
-        epochs: int | None, formats: tuple[str, ...], progress: str) -> None:
+        epochs: int | None, formats: tuple[str, ...], progress: str, stop_when_decided: bool) -> None:
     """Run suites against a target and judge them with a profile.
 
     Exit code: 0 PASS, 1 FAIL, 2 usage or input error, 3 INCONCLUSIVE.
@@ -89,7 +92,7 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
 
     request = RunRequest(target=target, suites=list(suites), profile=profile, out=out, run_id=run_id, resume=resume,
                          db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=list(formats) or None,
-                         progress=progress)
+                         progress=progress, stop_when_decided=stop_when_decided)
     console = Console(stderr=False)
     outcome = do_run(request, _registry(ctx))
     if outcome.report is None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .models import (
         AttemptResult,
         ConnectorSpec,
+        ProbeSpec,
         ReferenceTargetSpec,
         ReporterSpec,
         ScorerSpec,

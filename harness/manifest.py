@@ -30,11 +30,11 @@ def sha256(doc: Any) -> str:
 
 
 #: the parts of a manifest that must not change between a run and its resume
-DECIDING = ("suites", "profile", "target", "seed", "epochs", "scorers")
+DECIDING = ("suites", "profile", "target", "seed", "epochs", "scorers", "stop_when_decided")
 
 
 def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, epochs: int,
-          registry: Registry, scorers: dict[str, str]) -> dict[str, Any]:
+          registry: Registry, scorers: dict[str, str], stop_when_decided: bool = False) -> dict[str, Any]:
     from . import __version__
 
     doc: dict[str, Any] = {
@@ -49,6 +49,7 @@ def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, e
         "scorers": scorers,
         "seed": seed,
         "epochs": epochs,
+        "stop_when_decided": stop_when_decided,
         "created_at": now_iso(),
     }
     doc["inputs_sha256"] = inputs_sha256(doc)

@@ -7,15 +7,15 @@ All input is checked before anything is written, so a bad file leaves no trace.
 from __future__ import annotations
 
 import asyncio
-import random
 import json
 import logging
 import os
+import random
 import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +24,13 @@ from typing import Any
 from . import criteria, metrics
 from . import manifest as manifests
 from . import report as reports
+from .decide import Decider
 from .errors import ConfigError, PluginError, StoreError, SuiteError
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
+from .probes import expand, sample
+from .probes import versions as probe_versions
 from .runner import Progress, Runner, WorkItem
-from .probes import expand, sample, versions as probe_versions
 from .suite import resolve_suite
 from .targets import load_target, make_client
 
@@ -57,6 +59,8 @@ class RunRequest:
     formats: list[str] | None = None
     #: "auto" (Rich on a terminal, plain lines otherwise), "rich", "plain" or "none"
     progress: str = "auto"
+    #: stop each suite once every criterion it serves is decided (see harness.decide)
+    stop_when_decided: bool = False
 
 
 @dataclass
@@ -125,16 +129,25 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
     return Plan(target, suites, profile, scorers, versions)
 
 
-def work(plan: Plan, epochs: int, done: set[str]) -> tuple[Iterator[WorkItem], int]:
+def work(plan: Plan, epochs: int, done: set[str], *, shuffle_seed: int | None = None,
+         skip: Container[str] = ()) -> tuple[Iterator[WorkItem], int]:
     """The attempts still to make, lazily, and how many there are. The key of an
-    attempt is stable: suite, case id and epoch."""
+    attempt is stable: suite, case id and epoch. With ``shuffle_seed`` each suite's
+    cases go in a seeded random order (a fair sample at every point, for
+    ``--stop-when-decided``); cases of a suite in ``skip`` (a live set) are not sent."""
     total = sum(1 for e in range(epochs) for s in plan.suites for c in s.cases
                 if f"{s.id}/{c.id}/{e}" not in done) if done else epochs * sum(len(s.cases) for s in plan.suites)
+    orders = {s.id: list(s.cases) for s in plan.suites}
+    if shuffle_seed is not None:
+        for suite_id, cases in orders.items():
+            random.Random(f"{shuffle_seed}/{suite_id}/order").shuffle(cases)
 
     def items() -> Iterator[WorkItem]:
         for epoch in range(epochs):
             for suite in plan.suites:
-                for case in suite.cases:
+                for case in orders[suite.id]:
+                    if suite.id in skip:
+                        break
                     key = f"{suite.id}/{case.id}/{epoch}"
                     if key not in done:
                         yield key, case, epoch, plan.scorers[_scorer_key(case.scorer)]
@@ -240,14 +253,27 @@ def _notify(hook: Any, errors: list[str], **kwargs: Any) -> None:
 
 
 async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, done: set[str],
-                registry: Registry, progress_mode: str, observer_errors: list[str]) -> tuple[Runner, Progress]:
-    items, total = work(plan, epochs, done)
+                registry: Registry, progress_mode: str, observer_errors: list[str],
+                decider: Decider | None) -> tuple[Runner, Progress]:
+    skip = decider.stopped if decider else ()
+    items, total = work(plan, epochs, done, shuffle_seed=seed if decider else None, skip=skip)
     progress = Progress(total=total)
     hook = registry.pm.hook.case_finished
-    on_result = None
+    listeners = [decider.add] if decider else []
     if hook.get_hookimpls():
+        listeners.append(lambda result: _notify(hook, observer_errors, run_id=run_id, result=result))
+    on_result = None
+    if listeners:
         def on_result(result: AttemptResult) -> None:
-            _notify(hook, observer_errors, run_id=run_id, result=result)
+            for listen in listeners:
+                listen(result)
+    if decider:
+        async def look_again() -> None:
+            while True:
+                await asyncio.sleep(0.25)
+                decider.check()
+
+        watcher = asyncio.get_running_loop().create_task(look_again())
     client = make_client(plan.target)
     try:
         connector = registry.connector(plan.target.connector).factory(plan.target, client)
@@ -260,6 +286,8 @@ async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, don
         finally:
             stop()
     finally:
+        if decider:
+            watcher.cancel()
         await client.aclose()
     return runner, progress
 
@@ -309,7 +337,9 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
     try:
         plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency, seed)
         manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=seed,
-                                   epochs=epochs, registry=registry, scorers=plan.scorer_versions)
+                                   epochs=epochs, registry=registry, scorers=plan.scorer_versions,
+                                   stop_when_decided=request.stop_when_decided if not resume_id
+                                   else old.get("stop_when_decided", False))
         if resume_id:
             changed = manifests.drift(old, manifest)
             if changed:
@@ -333,26 +363,31 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         observer_errors: list[str] = []
         _notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
         timings["ready"] = time.monotonic()
-        runner, progress = _loop_runner()(
-            _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observer_errors))
-        timings.update(first_request=progress.first_request or 0.0, last_stored=progress.last_stored or 0.0,
-                       attempts=progress.done)
-        if runner.interrupted:
-            store.set_status(run_id, "stopped", stop_reason="interrupted")
-            return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
         suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
                               "labels": {lb for name in {c.scorer.name for c in s.cases}
                                          for lb in registry.scorer(name).labels},
                               "by_category": _cases_by_category(s),
                               "by_language": Counter(c.lang for c in s.cases)}
                        for s in plan.suites}
+        decider = None
+        if manifest.get("stop_when_decided"):
+            decider = Decider(plan.profile, suites_info, epochs, store.aggregate(run_id) if done else ())
+            decider.check()
+        runner, progress = _loop_runner()(
+            _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observer_errors, decider))
+        timings.update(first_request=progress.first_request or 0.0, last_stored=progress.last_stored or 0.0,
+                       attempts=progress.done)
+        if runner.interrupted:
+            store.set_status(run_id, "stopped", stop_reason="interrupted")
+            return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
         doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(runner.stopped))
         verdict, results, reason = criteria.evaluate(plan.profile, doc, stopped_early=runner.stopped)
         status = "aborted" if runner.stopped else "finished"
         record = store.get_run(run_id)
         report = reports.build(
             run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
-                 "stop_reason": runner.stopped, "observer_errors": observer_errors},
+                 "stop_reason": runner.stopped, "observer_errors": observer_errors,
+                 "decided_early": dict(decider.stopped) if decider else {}},
             manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
             failures=_failures(store, run_id, plan.suites), notice=plan.profile.notice)
         _notify(registry.pm.hook.run_finished, observer_errors, run_id=run_id, report=report)

@@ -209,3 +209,23 @@ def test_quick_profile_runs_a_seeded_sample_and_says_it_certifies_nothing(tmp_pa
         return sorted(k for (k,) in db.execute("select key from results"))
 
     assert keys(outcomes[0]) == keys(outcomes[1]) != keys(outcomes[2])
+
+
+def test_stop_when_decided_judges_on_part_of_the_bank(tmp_path, reference, registry):
+    """A clearly compliant service (every case passes) is decided long before the end of
+    a large bank; without the flag every case is sent."""
+    profile = pass_rate_profile(tmp_path, minimum=0.5)
+    suite = overview_suite(tmp_path, 600)
+    target = target_file(tmp_path, reference("safe", latency_ms=5), concurrency=4)
+    decided = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(profile), out=tmp_path / "runs",
+                             stop_when_decided=True, progress="none"), registry)
+    m = decided.report["metrics"]["suites"]["bulk"]
+    assert decided.verdict == "PASS"
+    assert 10 <= m["n"] < 200, m["n"]  # 80% pass: the interval leaves 0.5 behind after a few dozen
+    assert decided.report["run"]["decided_early"]["bulk"] <= m["n"]
+    assert m["pass_rate"]["ci_low"] >= 0.5
+    # the sample is seeded and shuffled: both kinds of case were sent, not the file's first rows only
+    db = sqlite3.connect(decided.run_dir / "store.db")
+    sent = [int(cid[1:]) for (cid,) in db.execute("select case_id from results")]
+    assert max(sent) > 300 and any(i % 5 == 0 for i in sent)
+    assert decided.report["manifest"]["stop_when_decided"] is True
