@@ -28,7 +28,7 @@ from .models import (
     Target,
 )
 from .resources import data_dir
-from .targets import http_errors, raise_for_status
+from .targets import Connection, http_errors, raise_for_status
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "AttemptResult",
     "Case",
     "ConfigError",
+    "Connection",
     "Connector",
     "ConnectorSpec",
     "HarnessError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from typing import IO, Any
@@ -14,12 +15,17 @@ from .plugins import Registry
 
 def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
     """Grade every line of ``src``; a bad line gets an ``error`` line, not a stop.
-    Returns the exit code: 0 when every line could be graded, 2 otherwise."""
+    Returns the exit code: 0 when every line could be graded, 2 otherwise. Scorers that
+    ask another endpoint (an LLM judge) are awaited in one event loop."""
     spec = registry.scorer(scorer)
     try:
         fn = spec.factory(**args)
     except TypeError as exc:
         raise ConfigError(f"scorer {scorer}: {exc}", hint="check the --arg names") from exc
+    return asyncio.run(_grade(fn, scorer, args, src, dst))
+
+
+async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
     bad = 0
     for number, line in enumerate(src, 1):
         if not line.strip():
@@ -41,7 +47,7 @@ def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[
                       status_code=row.get("status_code"))
         score = fn(case, reply)
         if inspect.isawaitable(score):
-            raise ConfigError(f"scorer {scorer} is asynchronous", hint="grade it within a run instead")
+            score = await score
         out = {"id": row["id"], "label": score.label, "score": score.value, "status": score.status,
                "evidence": score.evidence, **score.details}
         dst.write(json.dumps(out, ensure_ascii=False) + "\n")

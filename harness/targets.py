@@ -164,3 +164,30 @@ def http_errors(target: str) -> Iterator[None]:
         raise TargetError(f"{target}: connection dropped: {exc or type(exc).__name__}", kind="reset") from exc
     except httpx.HTTPError as exc:
         raise TargetError(f"{target}: {type(exc).__name__}: {exc}", kind="connect") from exc
+
+
+class Connection:
+    """A connector to the target described by a target file, with its own client: for
+    plugins that need to talk to a second endpoint (an LLM judge, a translator).
+
+    Use it inside the event loop that sends::
+
+        async with Connection("judge.yaml") as judge:
+            reply = await judge.send(case, seed=0)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from .plugins import Registry, make_plugin_manager
+
+        registry = Registry(make_plugin_manager())
+        self.target = load_target(Path(path), registry)
+        self._factory = registry.connector(self.target.connector).factory
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Any:
+        self._client = make_client(self.target)
+        return self._factory(self.target, self._client)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
