@@ -46,6 +46,9 @@ class Criterion:
     min_valid_n: int | None = None
     max_error_rate: float | None = None
     needs: str = ""
+    #: the instance path as far as ``properties`` lead (the whole path when
+    #: ``instance_path`` is known): where the data it judges lives
+    scope_path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class Profile:
     validator: Any = field(default=None, compare=False, repr=False)
 
 
-def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[Criterion]) -> None:
+def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[Criterion],
+          scope: tuple[str, ...] = ()) -> None:
     if not isinstance(node, dict):
         return
     if "x-criterion" in node:
@@ -74,18 +78,19 @@ def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[
         out.append(Criterion(c["id"], c["clause"], c["message"], schema_path, instance_path,
                              {k: node[k] for k in _THRESHOLD_KEYWORDS if k in node},
                              c.get("threshold_source", ""), c.get("min_valid_n"), c.get("max_error_rate"),
-                             c.get("needs", "")))
+                             c.get("needs", ""), instance_path if instance_path is not None else scope))
+    here = instance_path if instance_path is not None else scope
     for key in _MAP_KEYWORDS:
         for name, child in (node.get(key) or {}).items():
             deeper = instance_path + (name,) if key == "properties" and instance_path is not None else None
-            _walk(child, schema_path + (key, name), deeper, out)
+            _walk(child, schema_path + (key, name), deeper, out, deeper if deeper is not None else here)
     for key in _ONE_KEYWORDS:
         if key in node:
-            _walk(node[key], schema_path + (key,), None, out)
+            _walk(node[key], schema_path + (key,), None, out, here)
     for key in _LIST_KEYWORDS:
         for index, child in enumerate(node.get(key) or []):
             # allOf keeps the instance where it is; the others choose between branches
-            _walk(child, schema_path + (key, index), instance_path if key == "allOf" else None, out)
+            _walk(child, schema_path + (key, index), instance_path if key == "allOf" else None, out, here)
 
 
 def load_profile(path: Path) -> Profile:
@@ -140,11 +145,11 @@ def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any
     """Why the data under the criterion is too thin to judge: the nearest group above it
     (an object with ``valid_n``) has too many errors or too few valid samples, by the
     criterion's own rules or else the profile's."""
-    path = criterion.instance_path
+    path = criterion.scope_path
     max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
     min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
     group = metrics.get("totals", {})
-    if path is not None:
+    if path:
         for depth in range(len(path), -1, -1):
             candidate = _get(metrics, path[:depth])
             if isinstance(candidate, dict) and "valid_n" in candidate:
@@ -190,16 +195,17 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
     results = []
     for c in profile.criteria:
         measured = _get(metrics, c.instance_path) if c.instance_path is not None else _MISSING
+        shown = None if measured is _MISSING or isinstance(measured, (dict, list)) else measured
         result = {"id": c.id, "clause": c.clause, "message": c.message,
-                  "pointer": pointer(c.instance_path) if c.instance_path is not None else "",
-                  "measured": None if measured is _MISSING else measured, "threshold": c.threshold,
+                  "pointer": pointer(c.scope_path), "measured": shown, "threshold": c.threshold,
                   "threshold_source": c.threshold_source}
         if c.instance_path:
             parent = _get(metrics, c.instance_path[:-1])
             if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
                 result["rate"] = parent  # the interval and n the measured bound belongs to
         thin = _insufficient(profile, c, metrics)
-        if c.instance_path is not None and (measured is _MISSING or measured is None):
+        scope = _get(metrics, c.scope_path)
+        if (c.instance_path is not None and (measured is _MISSING or measured is None)) or scope is _MISSING:
             why = f"it needs {c.needs}" if c.needs else "no value was measured for this criterion"
             result.update(status="inconclusive", detail=why)
         elif thin:
