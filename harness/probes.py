@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import PluginError, SuiteError
+from .errors import HarnessError, PluginError, SuiteError
 from .models import Case, ScorerRef, Suite
 
 if TYPE_CHECKING:
@@ -57,12 +57,17 @@ def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] =
     base = resolve_suite(base_ref, registry)
     base = expand(base, registry, seed, _seen + (suite.id,))
     converters = []
+    names = [_ref(value).name for value in spec["probes"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SuiteError(f"{suite.path}: probe {', '.join(twice)} is listed twice in suite {suite.id}",
+                         hint="list each probe once: its name is part of every case id it makes")
     for value in spec["probes"]:
         ref = _ref(value)
         try:
             probe = registry.probe(ref.name)
             converters.append((probe, probe.factory(**ref.args)))
-        except (PluginError, TypeError) as exc:
+        except (HarnessError, TypeError) as exc:
             raise SuiteError(f"{suite.path}: probe {ref.name!r}: {getattr(exc, 'message', exc)}",
                              hint=getattr(exc, "hint", None) or "see `harness list probes`") from exc
     chosen = sample(base.cases, spec.get("per_category"), random.Random(f"{seed}/{suite.id}/sample"))
@@ -70,7 +75,12 @@ def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] =
     for case in chosen:
         for probe, convert in converters:
             rng = random.Random(f"{seed}/{suite.id}/{case.id}/{probe.name}")
-            made = convert(case, rng)
+            try:
+                made = convert(case, rng)
+            except Exception as exc:  # the probe's bug: name it, the suite and the case
+                raise PluginError(f"probe {probe.name!r} failed on case {case.id} of suite {base.id} "
+                                  f"(for {suite.id}): {type(exc).__name__}: {exc}",
+                                  hint="report it to the probe's authors, or leave the probe out") from exc
             cases.append(replace(
                 made, id=f"{case.id}~{probe.name}", suite=suite.id, category=probe.name,
                 expected=case.expected, scorer=case.scorer,
@@ -80,14 +90,23 @@ def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] =
     digest = hashlib.sha256(f"{suite.sha256}/{base.sha256}/{seed}".encode()).hexdigest()
     return replace(suite, cases=tuple(cases), sha256=digest,
                    categories=tuple(p.name for p, _ in converters),
-                   languages=tuple(sorted({c.lang for c in cases})))
+                   languages=suite.languages or tuple(sorted({c.lang for c in cases})))
 
 
 def versions(suites: list[Suite], registry: Registry) -> dict[str, str]:
-    """Name and version of every probe the derived suites use, for the manifest."""
-    out = {}
+    """Name and version of every probe the derived suites use, their bases' included,
+    for the manifest."""
+    from .suite import resolve_suite
+
+    out: dict[str, str] = {}
     for suite in suites:
-        for value in (suite.derive or {}).get("probes", []):
+        if not suite.derive:
+            continue
+        for value in suite.derive["probes"]:
             name = _ref(value).name
             out[name] = registry.probe(name).version
+        base_ref = suite.derive["from"]
+        if base_ref.endswith((".yaml", ".yml")) and suite.path is not None:
+            base_ref = str(suite.path.parent / base_ref)
+        out.update(versions([resolve_suite(base_ref, registry)], registry))
     return out

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from harness import ProbeSpec, hookimpl
-from harness.errors import SuiteError
+from harness.errors import PluginError, SuiteError
 from harness.plugins import Registry, make_plugin_manager
 from harness.probes import expand
 from harness.suite import load_suite
@@ -88,4 +88,20 @@ def test_suite_deriving_from_itself_is_refused(tmp_path, reg):
     suite = load_suite(write(tmp_path / "jb.yaml", "id: jb\nversion: '1'\ntitle: J\nderive: {from: jb.yaml, "
                                                    "probes: [shout]}\n"))
     with pytest.raises(SuiteError, match="derives from itself"):
+        expand(suite, reg, seed=0)
+
+
+def test_a_probe_listed_twice_is_refused(tmp_path, reg):
+    write(tmp_path / "base.yaml", BASE)
+    suite = load_suite(write(tmp_path / "jb.yaml", "id: jb\nversion: '1'\ntitle: J\nderive: {from: base.yaml, "
+                                                   "probes: [shout, {name: shout, args: {}}]}\n"))
+    with pytest.raises(SuiteError, match="listed twice"):
+        expand(suite, reg, seed=0)
+
+
+def test_a_failing_probe_names_itself_the_suite_and_the_case(tmp_path, reg):
+    write(tmp_path / "base.yaml", BASE)
+    suite = load_suite(write(tmp_path / "jb.yaml", "id: jb\nversion: '1'\ntitle: J\nderive: {from: base.yaml, "
+                                                   "probes: [{name: pick, args: {words: []}}]}\n"))
+    with pytest.raises(PluginError, match=r"probe 'pick' failed on case zh0 of suite base \(for jb\)"):
         expand(suite, reg, seed=0)
