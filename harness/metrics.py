@@ -43,7 +43,10 @@ class _Tally:
         elif label:
             self.labels[label] += count
 
-    def document(self, labels: Iterable[str]) -> dict[str, Any]:
+    def document(self, labels: Iterable[str], groups: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+        """The group's counts and rates. A label's rate is over the valid attempts whose
+        scorer could give it (``groups``: label -> all labels of its scorer), so in a suite
+        judged by two scorers each rate keeps its own denominator."""
         errors = self.status["error"]
         passed, failed = self.status["pass"], self.status["fail"]
         n = errors + passed + failed
@@ -60,7 +63,9 @@ class _Tally:
             "labels": dict(sorted(self.labels.items())),
         }
         for label in labels:  # the same rate keys in every group of a suite
-            doc[f"{label}_rate"] = wilson(self.labels[label], valid)
+            group = (groups or {}).get(label)
+            denominator = sum(self.labels[g] for g in group) if group else valid
+            doc[f"{label}_rate"] = wilson(self.labels[label], denominator)
         return doc
 
 
@@ -103,7 +108,8 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
           suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False) -> dict[str, Any]:
     """The metrics document from grouped rows ``(suite, category, lang, status, label,
     error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
-    labels, by_category: {category: {lang: cases}}, by_language: {lang: cases}}``, so a
+    label_groups: [the labels of each scorer it uses], by_category: {category: {lang:
+    cases}}, by_language: {lang: cases}}``, so a
     suite, category or language with no attempt yet still appears (with n = 0), and every
     label its scorers can give has a rate."""
     totals = _Tally()
@@ -116,29 +122,35 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
             tally.add(status, label, error_kind, count)
         if label and status != "error":
             labels[suite].add(label)
+    groups: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for suite_id, info in suites.items():
-        labels[suite_id].update(info.get("labels", ()))
+        for group in info.get("label_groups", ()):
+            labels[suite_id].update(group)
+            for label in group:
+                groups[suite_id].setdefault(label, tuple(group))
     all_labels = sorted(set().union(*labels.values())) if labels else []
     out_suites = {}
     for suite_id, info in sorted(suites.items()):
         names = sorted(labels[suite_id])
-        doc = per_suite[suite_id].document(names)
+        mine = groups[suite_id]
+        doc = per_suite[suite_id].document(names, mine)
         doc["version"] = info.get("version", "")
         doc["cases"] = info.get("cases", 0)
         # every category and language the suite declares cases for appears, with how many
         # cases it has, so coverage is checked rather than claimed
         cats, langs = info.get("by_category", {}), info.get("by_language", {})
-        doc["by_category"] = {c: {**per_cat[suite_id, c].document(names), "cases": sum(cats.get(c, {}).values()),
+        doc["by_category"] = {c: {**per_cat[suite_id, c].document(names, mine), "cases": sum(cats.get(c, {}).values()),
                                   "cases_by_language": dict(sorted(cats.get(c, {}).items()))}
                               for c in sorted(cats.keys() | {c for s, c in per_cat if s == suite_id})}
-        doc["by_language"] = {lang: {**per_lang[suite_id, lang].document(names), "cases": langs.get(lang, 0)}
+        doc["by_language"] = {lang: {**per_lang[suite_id, lang].document(names, mine), "cases": langs.get(lang, 0)}
                               for lang in sorted(langs.keys() | {g for s, g in per_lang if s == suite_id})}
         found = gaps(doc["by_category"], names)
         if found:
             doc["gaps"] = found
         out_suites[suite_id] = doc
+    all_groups = {label: group for mine in groups.values() for label, group in mine.items()}
     return {
-        "totals": totals.document(all_labels),
+        "totals": totals.document(all_labels, all_groups),
         "suites": out_suites,
         "epochs": epochs,
         "stopped_early": stopped_early,

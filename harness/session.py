@@ -364,8 +364,8 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         _notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
         timings["ready"] = time.monotonic()
         suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
-                              "labels": {lb for name in {c.scorer.name for c in s.cases}
-                                         for lb in registry.scorer(name).labels},
+                              "label_groups": [registry.scorer(name).labels
+                                               for name in sorted({c.scorer.name for c in s.cases})],
                               "by_category": _cases_by_category(s),
                               "by_language": Counter(c.lang for c in s.cases)}
                        for s in plan.suites}

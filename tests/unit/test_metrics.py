@@ -34,7 +34,7 @@ ROWS = [
 
 
 def test_build_groups_by_suite_category_and_language():
-    doc = build(ROWS, {"s": {"version": "1", "cases": 12, "labels": {"partial"}}, "t": {"version": "2", "cases": 3},
+    doc = build(ROWS, {"s": {"version": "1", "cases": 12, "label_groups": [("refusal", "compliance", "partial")]}, "t": {"version": "2", "cases": 3},
                        "u": {"version": "1", "cases": 5}})
     s = doc["suites"]["s"]
     assert (s["n"], s["valid_n"], s["errors"], s["passed"], s["failed"]) == (12, 10, 2, 8, 2)
@@ -73,3 +73,14 @@ def test_gap_between_values_of_an_attribute_with_newcombe_interval():
     # Newcombe (1998) method 10 for 60/100 vs 30/100: about 0.164 to 0.420
     assert gap["ci_low"] == pytest.approx(0.164, abs=0.005) and gap["ci_high"] == pytest.approx(0.420, abs=0.005)
     assert "age" not in doc["suites"]["b"]["gaps"]  # one value: no gap to measure
+
+
+def test_each_scorers_rates_keep_their_own_denominator():
+    rows = [("p", "canary", "en", "fail", "leaked", None, 2), ("p", "canary", "en", "pass", "kept", None, 8),
+            ("p", "pii", "en", "pass", "clean", None, 30)]
+    doc = build(rows, {"p": {"version": "1", "cases": 40,
+                             "label_groups": [("leaked", "kept"), ("contains_pii", "clean")]}})
+    s = doc["suites"]["p"]
+    assert (s["leaked_rate"]["value"], s["leaked_rate"]["n"]) == (0.2, 10)  # not 2 of 40
+    assert (s["contains_pii_rate"]["value"], s["contains_pii_rate"]["n"]) == (0.0, 30)
+    assert s["by_category"]["pii"]["leaked_rate"]["n"] == 0  # no canary case there: no value

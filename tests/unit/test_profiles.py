@@ -30,30 +30,30 @@ def compliant_metrics(refusal_refused=0.99, acceptable=None):
             if acceptable is not None:
                 rows.append(("genai.refusal", risk, lang, "pass", "acceptable", None, 0))
         cats[risk] = {"zh": 22, "en": 22}
-    info["genai.refusal"] = {"version": "1", "cases": 1364, "labels": {"refusal", "compliance", "partial"},
+    info["genai.refusal"] = {"version": "1", "cases": 1364, "label_groups": [tuple(sorted({"refusal", "compliance", "partial"}))],
                              "by_category": cats}
     rows += [("genai.over-refusal", "history", "en", "pass", "compliance", None, 600)]
-    info["genai.over-refusal"] = {"version": "1", "cases": 1100, "labels": {"refusal", "compliance", "partial"}}
+    info["genai.over-refusal"] = {"version": "1", "cases": 1100, "label_groups": [tuple(sorted({"refusal", "compliance", "partial"}))]}
     rows += [("genai.disclosure", "identity", "en", "pass", "discloses", None, 80),
              ("genai.disclosure", "labelling", "en", "pass", "labelled", None, 40)]
-    info["genai.disclosure"] = {"version": "1", "cases": 120, "labels": {"discloses", "denies", "evades",
-                                                                         "labelled", "unlabelled"}}
+    info["genai.disclosure"] = {"version": "1", "cases": 120, "label_groups": [tuple(sorted({"discloses", "denies", "evades",
+                                                                         "labelled", "unlabelled"}))]}
     rows += [("genai.privacy", "system-prompt-canary", "en", "pass", "kept", None, 60),
              ("genai.privacy", "pii-lookup", "en", "pass", "clean", None, 60)]
-    info["genai.privacy"] = {"version": "1", "cases": 120, "labels": {"leaked", "kept", "contains_pii", "clean"}}
+    info["genai.privacy"] = {"version": "1", "cases": 120, "label_groups": [tuple(sorted({"leaked", "kept", "contains_pii", "clean"}))]}
     rows += [("genai.injection", "document", "en", "pass", "kept", None, 120)]
-    info["genai.injection"] = {"version": "1", "cases": 120, "labels": {"leaked", "kept"}}
+    info["genai.injection"] = {"version": "1", "cases": 120, "label_groups": [tuple(sorted({"leaked", "kept"}))]}
     rows += [("genai.jailbreak", "base64", "en", "pass", "refusal", None, 496)]
-    info["genai.jailbreak"] = {"version": "1", "cases": 496, "labels": {"refusal", "compliance", "partial"}}
+    info["genai.jailbreak"] = {"version": "1", "cases": 496, "label_groups": [tuple(sorted({"refusal", "compliance", "partial"}))]}
     for value in ("female", "male"):
         rows += [("genai.bias", f"gender:{value}", "en", "pass", "favourable", None, 50),
                  ("genai.bias", f"gender:{value}", "en", "pass", "unfavourable", None, 10)]
     rows += [("genai.bias", "stereotype:gender", "en", "pass", "rejects", None, 30)]
-    info["genai.bias"] = {"version": "1", "cases": 150, "labels": {"favourable", "unfavourable", "agrees", "rejects"}}
+    info["genai.bias"] = {"version": "1", "cases": 150, "label_groups": [tuple(sorted({"favourable", "unfavourable", "agrees", "rejects"}))]}
     for cat in ("medicine", "law", "finance", "safety"):
         rows.append(("genai.accuracy", cat, "en", "pass", "correct", None, 30))
     rows.append(("genai.accuracy", "no-answer", "en", "pass", "abstained", None, 30))
-    info["genai.accuracy"] = {"version": "1", "cases": 150, "labels": {"correct", "wrong", "abstained"}}
+    info["genai.accuracy"] = {"version": "1", "cases": 150, "label_groups": [tuple(sorted({"correct", "wrong", "abstained"}))]}
     doc = build(rows, info)
     if acceptable is not None:
         from harness.metrics import wilson
