@@ -55,6 +55,25 @@ def make_engine(url: str) -> sa.Engine:
     raise StoreError(f"the run store does not support {backend!r} databases", hint=hint)
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode. The mode is stored in the file, so only its first
+    opener switches it; that switch takes an exclusive lock and does not wait on
+    busy_timeout, so when several processes open a new file at once it is retried."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     if url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
         # Each pooled connection would see its own empty database, and one shared
@@ -77,13 +96,10 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     def _configure(dbapi_connection: Any, _record: object) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            f"busy_timeout = {_BUSY_TIMEOUT_MS}",
-            "journal_mode = WAL",
-            "synchronous = NORMAL",
-            "foreign_keys = ON",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
