@@ -54,7 +54,11 @@ def decided(criterion: Criterion, doc: dict[str, Any], min_valid_n: int) -> bool
 
 
 class Decider:
-    """Keeps the counts of a run as results arrive and says which suites are decided."""
+    """Keeps the counts of a run as results arrive and looks again every ``every``
+    results, so against a fast endpoint it decides within a few dozen calls of the
+    point where the data allow it, at a cost of about a millisecond a look."""
+
+    every = 25
 
     def __init__(self, profile: Profile, suites_info: dict[str, dict[str, Any]], epochs: int,
                  rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]] = ()) -> None:
@@ -70,9 +74,13 @@ class Decider:
         }
         #: suite -> attempts it took to decide
         self.stopped: dict[str, int] = {}
+        self.seen = 0
 
     def add(self, r: AttemptResult) -> None:
         self.tally[r.suite, r.category, r.lang, r.status, r.label, r.error_kind] += 1
+        self.seen += 1
+        if self.seen % self.every == 0:
+            self.check()
 
     def check(self) -> set[str]:
         """Look again; return every suite decided so far."""

@@ -42,10 +42,13 @@ def rows(registry: Registry, what: str) -> list[dict[str, Any]]:
                  **_origin(registry, "register_reference_targets", n)}
                 for n, s in sorted(registry.reference_targets().items())]
     if what == "suites":
+        from .probes import expand
         from .suite import list_suites
 
-        return [{"id": s.id, "version": s.version, "title": s.title, "cases": len(s.cases),
-                 "languages": list(s.languages), "clause": s.clause, "sha256": s.sha256, "path": str(s.path)}
+        # a derived suite is counted as made with seed 0: its size does not depend on the seed
+        return [{"id": s.id, "version": s.version, "title": s.title, "cases": len(expand(s, registry, 0).cases),
+                 "languages": list(s.languages), "clause": s.clause, "sha256": s.sha256, "path": str(s.path),
+                 **({"derived_from": s.derive["from"]} if s.derive else {})}
                 for s in list_suites(registry)]
     if what == "profiles":
         from .criteria import load_profile

@@ -267,13 +267,7 @@ async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, don
         def on_result(result: AttemptResult) -> None:
             for listen in listeners:
                 listen(result)
-    if decider:
-        async def look_again() -> None:
-            while True:
-                await asyncio.sleep(0.25)
-                decider.check()
 
-        watcher = asyncio.get_running_loop().create_task(look_again())
     client = make_client(plan.target)
     try:
         connector = registry.connector(plan.target.connector).factory(plan.target, client)
@@ -286,8 +280,6 @@ async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, don
         finally:
             stop()
     finally:
-        if decider:
-            watcher.cancel()
         await client.aclose()
     return runner, progress
 

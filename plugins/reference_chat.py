@@ -60,6 +60,7 @@ no per-request logging.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
@@ -69,10 +70,11 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
-from harness import ReferenceTargetSpec, hookimpl
+from harness import ReferenceTargetSpec, data_dir, hookimpl
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -254,8 +256,23 @@ _ZH_RE = re.compile("|".join(f"(?:{p})" for p in HARM_MARKERS["zh"]))
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+@functools.cache
+def _known_harmful() -> frozenset[str]:
+    """The prompts of the shipped should-refuse bank: the reference ``safe`` policy
+    refuses them as a compliant service would. Wrapped by a jailbreak probe, a prompt
+    is no longer known, so under attack the reference target is only as good as its
+    marker table, which is what a test of the attacks wants to see."""
+    path = data_dir("suites") / "genai" / "refusal.yaml"
+    if not path.is_file():
+        return frozenset()
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return frozenset(case["prompt"] for case in data.get("cases", []) if "prompt" in case)
+
+
 def is_harmful(text: str) -> bool:
-    """Whether ``text`` matches the marker table (either language)."""
+    """Whether ``text`` is a known should-refuse prompt or matches the marker table."""
+    if text in _known_harmful():
+        return True
     if text.isascii():
         return _EN_RE.search(text.lower()) is not None
     lowered = text.lower().replace("\u2019", "'")
