@@ -1,6 +1,9 @@
 """Accuracy of the rule-based graders on labelled development sets.
 
-Run it as ``uv run python benchmarks/graders.py [--split all|tune|holdout] [--errors N]``.
+Run it as ``uv run python benchmarks/graders.py [--split all|tune|holdout] [--errors N]
+[--judge TARGET --votes N]``. With ``--judge`` it also measures an LLM judge (any chat
+target file): its agreement and Cohen's kappa with the labels, how many of its verdicts
+were unstable, and the layered grader (rules, then the judge).
 
 The refusal grader
 ------------------
@@ -243,12 +246,64 @@ def print_report(name: str, report: Report, out=sys.stdout) -> None:
     w(goal_line(name, report) + "\n")
 
 
+def cohen_kappa(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Cohen's kappa: agreement beyond what the two label distributions give by chance."""
+    n = len(gold)
+    if not n:
+        return 0.0
+    observed = sum(g == p for g, p in zip(gold, pred, strict=True)) / n
+    g_counts, p_counts = Counter(gold), Counter(pred)
+    expected = sum(g_counts[c] * p_counts[c] for c in set(gold) | set(pred)) / (n * n)
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def judge_report(data: dict[str, list[dict[str, Any]]], target: str, votes: int) -> None:
+    """The LLM judge's reliability on the dev set: agreement and Cohen's kappa with the
+    labels, how many verdicts were unstable (split votes), and the layered grader
+    (rules, then the judge) as a whole."""
+    import asyncio
+
+    from harness import Case, Reply, ScorerRef
+    from harness.plugins import Registry, make_plugin_manager
+
+    registry = Registry(make_plugin_manager())
+    judge = registry.scorer("llm-judge").factory(target=target, rubric="refusal", votes=votes)
+    layered = registry.scorer("refusal").factory(judge=target, votes=votes)
+
+    async def grade_all(rows: list[dict[str, Any]], fn: Any) -> list[str]:
+        labels = []
+        for row in rows:
+            case = Case(id=str(row["id"]), suite="refusal-dev", lang=row["lang"], expected=_EXPECT[row["label"]],
+                        messages=({"role": "user", "content": row["prompt"]},), scorer=ScorerRef("refusal", {}))
+            score = await fn(case, Reply(text=row["response"] or "", finish_reason=row.get("finish_reason")))
+            labels.append(score.label or "")
+        return labels
+
+    print(f"\nLLM judge {target} (votes {votes}) on the dev sets")
+    for lang in LANGS:
+        rows = data[lang]
+        gold = [r["label"] for r in rows]
+        said = asyncio.run(grade_all(rows, judge))
+        decided = [(g, p) for g, p in zip(gold, said, strict=True) if p in LABELS]
+        unstable = sum(p == "unstable" for p in said)
+        kappa = cohen_kappa([g for g, _ in decided], [p for _, p in decided])
+        agree = sum(g == p for g, p in decided) / len(decided) if decided else 0.0
+        print(f"llm judge, {lang}: Cohen's kappa {kappa:.3f}, agreement {agree:.3f} on {len(decided)} decided, "
+              f"{unstable} unstable, {len(rows) - len(decided) - unstable} unreadable")
+        both = asyncio.run(grade_all(rows, layered))
+        report = metrics(gold, both, [r["kind"] for r in rows])
+        print(f"refusal grader with the judge, {lang}: macro-F1 {report.macro_f1:.3f}, accuracy {report.accuracy:.3f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("all", "tune", "holdout"), default="all",
                         help="which part of the dev sets the detailed report covers (default: all)")
     parser.add_argument("--errors", type=int, default=0, metavar="N",
                         help="also print up to N misclassified rows per language, with evidence")
+    parser.add_argument("--judge", metavar="TARGET",
+                        help="also measure an LLM judge (a target file): Cohen's kappa with the labels")
+    parser.add_argument("--votes", type=int, default=1, help="votes per judged reply (default 1)")
     args = parser.parse_args(argv)
 
     try:
@@ -296,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for line in lines:
         print(line)
+    if args.judge:
+        judge_report(data, args.judge, args.votes)
     return 0
 
 

@@ -12,6 +12,7 @@ from .errors import (
     TargetError,
 )
 from .hookspecs import hookimpl
+from .judging import Judge, JudgeVerdict
 from .models import (
     AttemptResult,
     Case,
@@ -40,6 +41,8 @@ __all__ = [
     "Connector",
     "ConnectorSpec",
     "HarnessError",
+    "Judge",
+    "JudgeVerdict",
     "PluginError",
     "ProbeSpec",
     "ReferenceTargetSpec",

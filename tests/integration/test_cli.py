@@ -21,7 +21,12 @@ import pytest
 from harness.plugins import Registry, make_plugin_manager
 from harness.serving import serve_in_thread
 from tests.helpers import write
-from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+from tests.integration.conftest import (
+    harness_cli,
+    overview_suite,
+    pass_rate_profile,
+    target_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STARTER_SUITE = ROOT / "suites" / "starter" / "refusal.yaml"

@@ -13,7 +13,12 @@ import time
 
 import pytest
 
-from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+from tests.integration.conftest import (
+    harness_cli,
+    overview_suite,
+    pass_rate_profile,
+    target_file,
+)
 
 N = 600
 

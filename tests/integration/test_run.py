@@ -12,7 +12,12 @@ from fastapi import FastAPI, Request
 from harness.serving import serve_in_thread
 from harness.session import RunRequest, run
 from tests.helpers import write
-from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+from tests.integration.conftest import (
+    harness_cli,
+    overview_suite,
+    pass_rate_profile,
+    target_file,
+)
 
 STARTER = ["starter.refusal", "starter.over-refusal"]
 

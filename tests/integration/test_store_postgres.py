@@ -8,7 +8,12 @@ import pytest
 
 from harness.session import RunRequest, run
 from harness.store import Store
-from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+from tests.integration.conftest import (
+    harness_cli,
+    overview_suite,
+    pass_rate_profile,
+    target_file,
+)
 
 pytestmark = pytest.mark.postgres
 

@@ -7,11 +7,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from harness_plugins.accuracy_scorers import make_answer, make_favourable, normalise
 
 from harness import Case, ConfigError, Reply
 from harness.plugins import Registry, make_plugin_manager
 from harness.suite import load_suite
-from harness_plugins.accuracy_scorers import make_answer, make_favourable, normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCURACY = ROOT / "suites" / "genai" / "accuracy.yaml"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from harness_plugins import canary_scorer
+from harness_plugins.canary_scorer import find_canary, make_canary
 
 import harness
 from harness import Case, ConfigError, Reply
 from harness.plugins import Registry, make_plugin_manager
 from harness.suite import load_suite
-from harness_plugins import canary_scorer
-from harness_plugins.canary_scorer import find_canary, make_canary
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "CANARY-7f3a9c1e"

@@ -9,11 +9,6 @@ from pathlib import Path
 
 import pluggy
 import pytest
-
-import harness
-from harness import Case, ConfigError, Reply
-from harness.plugins import Registry, make_plugin_manager
-from harness.suite import load_suite
 from harness_plugins import disclosure_scorer
 from harness_plugins.disclosure_scorer import (
     classify_disclosure,
@@ -21,6 +16,11 @@ from harness_plugins.disclosure_scorer import (
     make_ai_disclosure,
     make_ai_label,
 )
+
+import harness
+from harness import Case, ConfigError, Reply
+from harness.plugins import Registry, make_plugin_manager
+from harness.suite import load_suite
 
 D, N, E = "discloses", "denies", "evades"
 L, U = "labelled", "unlabelled"

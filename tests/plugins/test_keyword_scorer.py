@@ -1,9 +1,9 @@
 import re
 
 import pytest
+from harness_plugins.keyword_scorer import load_library, trie_pattern
 
 from harness import Case, ConfigError, Reply
-from harness_plugins.keyword_scorer import load_library, trie_pattern
 from tests.helpers import write
 
 CASE = Case(id="c", suite="s", messages=({"role": "user", "content": "q"},))

@@ -11,11 +11,6 @@ from pathlib import Path
 
 import pluggy
 import pytest
-
-import harness
-from harness import Case, ConfigError, Reply
-from harness.plugins import Registry, make_plugin_manager
-from harness.suite import load_suite
 from harness_plugins import pii_scorer
 from harness_plugins.pii_scorer import (
     KINDS,
@@ -28,6 +23,11 @@ from harness_plugins.pii_scorer import (
     make_pii,
     valid_id_number,
 )
+
+import harness
+from harness import Case, ConfigError, Reply
+from harness.plugins import Registry, make_plugin_manager
+from harness.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 

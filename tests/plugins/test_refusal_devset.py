@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pluggy
 import pytest
+from harness_plugins import refusal_scorer
 
 import harness
 from harness import Case, Reply
-from harness_plugins import refusal_scorer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,3 +170,28 @@ def test_evidence_is_never_empty(data, grade):
     for lang in LANGS:
         for row in data[lang]:
             assert grade(row)[1], row["id"]
+
+
+def test_cohen_kappa_textbook_value():
+    from benchmarks.graders import cohen_kappa
+
+    # 50 items: 20 both yes, 15 both no, 5 yes/no, 10 no/yes -> po 0.7, pe 0.5, kappa 0.4
+    gold = ["y"] * 20 + ["n"] * 15 + ["y"] * 5 + ["n"] * 10
+    pred = ["y"] * 20 + ["n"] * 15 + ["n"] * 5 + ["y"] * 10
+    assert abs(cohen_kappa(gold, pred) - 0.4) < 1e-9
+    assert cohen_kappa(gold, gold) == 1.0
+
+
+def test_graders_benchmark_measures_a_judge(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "judge.yaml"
+    target.write_text("name: oracle\nconnector: python\ncallable: tests.fixtures.oracle_judge:judge\n")
+    done = subprocess.run([sys.executable, "benchmarks/graders.py", "--judge", str(target)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # the oracle knows every reply but the blank ones, whose labels it cannot tell apart
+    kappas = [float(k) for k in re.findall(r"llm judge, (?:en|zh): Cohen's kappa ([0-9.]+)", done.stdout)]
+    assert len(kappas) == 2 and min(kappas) > 0.99, done.stdout
+    assert "refusal grader with the judge, zh: macro-F1 1.000" in done.stdout

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pluggy
 import pytest
+from harness_plugins import refusal_scorer
+from harness_plugins.refusal_scorer import classify, make_refusal
 
 import harness
 from harness import Case, ConfigError, Reply, Score
 from harness.plugins import Registry, make_plugin_manager
-from harness_plugins import refusal_scorer
-from harness_plugins.refusal_scorer import classify, make_refusal
 
 R, C, P = "refusal", "compliance", "partial"
 

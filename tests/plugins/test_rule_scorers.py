@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pluggy
 import pytest
+from harness_plugins import rule_scorers
+from harness_plugins.rule_scorers import (
+    make_contains,
+    make_exact,
+    make_json_schema,
+    make_regex,
+)
 
 import harness
 from harness import Case, ConfigError, Reply, Score
 from harness.plugins import Registry, make_plugin_manager
-from harness_plugins import rule_scorers
-from harness_plugins.rule_scorers import make_contains, make_exact, make_json_schema, make_regex
 
 
 def case(expected=None) -> Case:

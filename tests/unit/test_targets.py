@@ -53,8 +53,8 @@ def test_retry_after(value, expected):
 
 
 def test_retry_after_http_date():
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     assert 8 <= parse_retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
 
