@@ -133,7 +133,8 @@ def resolve_profile(id_or_path: str, registry: Registry) -> Profile:
 _MISSING = object()
 
 
-def _get(doc: Any, path: tuple[str, ...]) -> Any:
+def lookup(doc: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a metrics document, or ``_MISSING``."""
     for part in path:
         if not isinstance(doc, dict) or part not in doc:
             return _MISSING
@@ -151,7 +152,7 @@ def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any
     group = metrics.get("totals", {})
     if path:
         for depth in range(len(path), -1, -1):
-            candidate = _get(metrics, path[:depth])
+            candidate = lookup(metrics, path[:depth])
             if isinstance(candidate, dict) and "valid_n" in candidate:
                 group = candidate
                 break
@@ -194,17 +195,17 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
 
     results = []
     for c in profile.criteria:
-        measured = _get(metrics, c.instance_path) if c.instance_path is not None else _MISSING
+        measured = lookup(metrics, c.instance_path) if c.instance_path is not None else _MISSING
         shown = None if measured is _MISSING or isinstance(measured, (dict, list)) else measured
         result = {"id": c.id, "clause": c.clause, "message": c.message,
                   "pointer": pointer(c.scope_path), "measured": shown, "threshold": c.threshold,
                   "threshold_source": c.threshold_source}
         if c.instance_path:
-            parent = _get(metrics, c.instance_path[:-1])
+            parent = lookup(metrics, c.instance_path[:-1])
             if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
                 result["rate"] = parent  # the interval and n the measured bound belongs to
         thin = _insufficient(profile, c, metrics)
-        scope = _get(metrics, c.scope_path)
+        scope = lookup(metrics, c.scope_path)
         if (c.instance_path is not None and (measured is _MISSING or measured is None)) or scope is _MISSING:
             why = f"it needs {c.needs}" if c.needs else "no value was measured for this criterion"
             result.update(status="inconclusive", detail=why)

@@ -16,18 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import metrics
-from .criteria import Criterion, Profile
+from .criteria import Criterion, Profile, lookup
 from .models import AttemptResult
-
-_MISSING = object()
-
-
-def _get(doc: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if not isinstance(doc, dict) or part not in doc:
-            return _MISSING
-        doc = doc[part]
-    return doc
 
 
 def decided(criterion: Criterion, doc: dict[str, Any], min_valid_n: int) -> bool:
@@ -35,7 +25,7 @@ def decided(criterion: Criterion, doc: dict[str, Any], min_valid_n: int) -> bool
     whole interval fails its threshold, on enough valid samples."""
     if not criterion.instance_path:
         return False
-    rate = _get(doc, criterion.instance_path[:-1])
+    rate = lookup(doc, criterion.instance_path[:-1])
     if not isinstance(rate, dict) or rate.get("ci_low") is None or rate.get("ci_high") is None:
         return False
     if rate.get("n", min_valid_n) < min_valid_n:
