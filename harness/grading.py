@@ -7,7 +7,6 @@ import inspect
 import json
 from typing import IO, Any
 
-from .errors import ConfigError
 from .files import problems_of
 from .models import Case, Reply, ScorerRef
 from .plugins import Registry
@@ -17,11 +16,7 @@ def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[
     """Grade every line of ``src``; a bad line gets an ``error`` line, not a stop.
     Returns the exit code: 0 when every line could be graded, 2 otherwise. Scorers that
     ask another endpoint (an LLM judge) are awaited in one event loop."""
-    spec = registry.scorer(scorer)
-    try:
-        fn = spec.factory(**args)
-    except TypeError as exc:
-        raise ConfigError(f"scorer {scorer}: {exc}", hint="check the --arg names") from exc
+    fn = registry.build("scorer", scorer, args)
     return asyncio.run(_grade(fn, scorer, args, src, dst))
 
 

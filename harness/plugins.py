@@ -4,8 +4,9 @@ registries (connectors, scorers, reporters...) gathered from the ``register_*`` 
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import ConfigError, PluginError
 
 log = logging.getLogger("harness.plugins")
 
@@ -95,6 +96,23 @@ class Registry:
                 hint="check the spelling, or load the plugin that offers it with -p MODULE",
             )
         return found[name]
+
+    def build(self, kind: str, name: str, args: Mapping[str, Any]) -> Any:
+        """What the ``kind`` (``scorer`` or ``probe``) called ``name`` makes from ``args``.
+        Unknown arguments are refused here, by the factory's signature, for every plugin
+        alike; the factory checks the values."""
+        spec = self.scorer(name) if kind == "scorer" else self.probe(name)
+        params = inspect.signature(spec.factory).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            unknown = sorted(set(args) - set(params))
+            if unknown:
+                takes = ", ".join(params) or "no arguments"
+                raise ConfigError(f"{kind} '{name}': unknown argument(s) {', '.join(unknown)}",
+                                  hint=f"'{name}' takes: {takes}")
+        try:
+            return spec.factory(**args)
+        except TypeError as exc:
+            raise ConfigError(f"{kind} '{name}': {exc}", hint=f"see `harness list {kind}s`") from exc
 
     def connectors(self) -> dict[str, Any]:
         return self._gather("register_connectors")

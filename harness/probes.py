@@ -65,9 +65,8 @@ def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] =
     for value in spec["probes"]:
         ref = _ref(value)
         try:
-            probe = registry.probe(ref.name)
-            converters.append((probe, probe.factory(**ref.args)))
-        except (HarnessError, TypeError) as exc:
+            converters.append((registry.probe(ref.name), registry.build("probe", ref.name, ref.args)))
+        except HarnessError as exc:
             raise SuiteError(f"{suite.path}: probe {ref.name!r}: {getattr(exc, 'message', exc)}",
                              hint=getattr(exc, "hint", None) or "see `harness list probes`") from exc
     chosen = sample(base.cases, spec.get("per_category"), random.Random(f"{seed}/{suite.id}/sample"))

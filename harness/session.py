@@ -118,13 +118,12 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
             if key in scorers:
                 continue
             try:
-                spec = registry.scorer(case.scorer.name)
-                scorers[key] = spec.factory(**case.scorer.args)
-            except (PluginError, ConfigError, TypeError) as exc:
+                scorers[key] = registry.build("scorer", case.scorer.name, case.scorer.args)
+            except (PluginError, ConfigError) as exc:
                 message = getattr(exc, "message", str(exc))
                 raise SuiteError(f"{suite.path}: case {case.id}: scorer {case.scorer.name!r}: {message}",
                                  hint=getattr(exc, "hint", None) or "see `harness list scorers`") from exc
-            versions[case.scorer.name] = spec.version
+            versions[case.scorer.name] = registry.scorer(case.scorer.name).version
     versions.update({f"probe:{name}": v for name, v in probe_versions(suites, registry).items()})
     return Plan(target, suites, profile, scorers, versions)
 

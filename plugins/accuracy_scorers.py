@@ -94,7 +94,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl
+from harness import Case, Reply, Score, ScorerSpec, hookimpl
 
 ScoreFn = Callable[[Case, Reply], Score]
 
@@ -118,12 +118,6 @@ def _short(text: str, limit: int = _EVIDENCE_CHARS) -> str:
     return repr(text)
 
 
-def _check_args(scorer: str, extra: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    if extra:
-        raise ConfigError(
-            f"scorer '{scorer}': unknown argument(s) {', '.join(sorted(extra))}",
-            hint=f"'{scorer}' takes: {', '.join(known)}" if known else f"'{scorer}' takes no arguments",
-        )
 
 
 def _error(evidence: str) -> Score:
@@ -402,10 +396,8 @@ class _AnswerKey:
         self.reject = _markers(raw.get("reject"), "reject")
 
 
-def make_answer(**extra: Any) -> ScoreFn:
+def make_answer() -> ScoreFn:
     """Correct / wrong / abstained against the case's answer key (see the module doc)."""
-    name = "answer"
-    _check_args(name, extra, ())
     keys: dict[int, tuple[Any, _AnswerKey | str]] = {}
 
     def key_of(raw: Any) -> _AnswerKey | str:
@@ -703,11 +695,9 @@ class _BiasKey:
         self.reject = _markers(raw.get("reject"), "reject")
 
 
-def make_favourable(**extra: Any) -> ScoreFn:
+def make_favourable() -> ScoreFn:
     """Favourable / unfavourable / unclear for counterfactual cases; agrees / rejects for
     stereotype-agreement items (see the module doc)."""
-    name = "favourable"
-    _check_args(name, extra, ())
     keys: dict[tuple[int, int], tuple[Any, Any, _BiasKey | str]] = {}
 
     def key_of(case: Case) -> _BiasKey | str:

@@ -39,13 +39,6 @@ def _short(text: str, limit: int = _EVIDENCE_CHARS) -> str:
     return repr(text)
 
 
-def _check_args(scorer: str, extra: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    if extra:
-        bad = ", ".join(sorted(extra))
-        raise ConfigError(
-            f"scorer '{scorer}': unknown argument(s) {bad}",
-            hint=f"'{scorer}' takes: {', '.join(known)}",
-        )
 
 
 def _check_bool(scorer: str, name: str, value: Any) -> bool:
@@ -89,13 +82,11 @@ def make_contains(
     mode: str = "any",
     case_sensitive: bool = False,
     negate: bool = False,
-    **extra: Any,
 ) -> ScoreFn:
     """Pass when the reply contains any (or all) of ``values``; ``negate`` inverts:
     with ``mode: any`` it passes when none is found, with ``mode: all`` when at least
     one is missing. ``values`` defaults to the case's ``expected`` (a str or list)."""
     name = "contains"
-    _check_args(name, extra, ("values", "mode", "case_sensitive", "negate"))
     if mode not in ("any", "all"):
         raise ConfigError(
             f"scorer '{name}': argument 'mode' must be 'any' or 'all', got {mode!r}",
@@ -154,12 +145,10 @@ def make_regex(
     pattern: str | None = None,
     ignore_case: bool = False,
     negate: bool = False,
-    **extra: Any,
 ) -> ScoreFn:
     """Pass when ``pattern`` (Python ``re`` syntax, searched anywhere) matches the reply;
     ``negate`` passes when it does not. ``pattern`` defaults to the case's ``expected``."""
     name = "regex"
-    _check_args(name, extra, ("pattern", "ignore_case", "negate"))
     ignore_case = _check_bool(name, "ignore_case", ignore_case)
     negate = _check_bool(name, "negate", negate)
     flags = re.IGNORECASE if ignore_case else 0
@@ -219,12 +208,10 @@ def make_exact(
     value: Any = None,
     case_sensitive: bool = True,
     strip: bool = True,
-    **extra: Any,
 ) -> ScoreFn:
     """Pass when the reply (stripped) equals ``value``, by default ``str(case.expected)``.
     A list of expectations passes when the reply equals any one of them."""
     name = "exact"
-    _check_args(name, extra, ("value", "case_sensitive", "strip"))
     case_sensitive = _check_bool(name, "case_sensitive", case_sensitive)
     strip = _check_bool(name, "strip", strip)
 
@@ -283,12 +270,11 @@ def _first_error(validator: Draft202012Validator, doc: Any) -> str | None:
     return f"{err.json_path}: {_short(err.message, 200)[1:-1]}"
 
 
-def make_json_schema(schema: Mapping[str, Any] | bool | None = None, **extra: Any) -> ScoreFn:
+def make_json_schema(schema: Mapping[str, Any] | bool | None = None) -> ScoreFn:
     """Pass when the reply is JSON (optionally inside one ```json fence) that validates
     against ``schema`` (JSON Schema draft 2020-12); ``schema`` defaults to the case's
     ``expected`` when that is an object."""
     name = "json-schema"
-    _check_args(name, extra, ("schema",))
     fixed: Draft202012Validator | None = None
     if schema is not None:
         if not isinstance(schema, (Mapping, bool)):

@@ -170,9 +170,11 @@ def test_answer_bad_expected_is_an_error_score(expected):
 
 
 def test_answer_rejects_arguments():
+    from harness.plugins import Registry, make_plugin_manager
+
     with pytest.raises(ConfigError) as err:
-        make_answer(mode="strict")
-    assert err.value.hint
+        Registry(make_plugin_manager()).build("scorer", "answer", {"mode": "strict"})
+    assert "unknown argument(s) mode" in err.value.message and err.value.hint == "'answer' takes: no arguments"
 
 
 def test_answer_caches_per_expectation_without_mixing():

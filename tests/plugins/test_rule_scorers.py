@@ -25,9 +25,14 @@ def status(score: Score) -> tuple[str, float]:
     return score.status, score.value
 
 
+FACTORY_NAMES = {make_contains: "contains", make_regex: "regex", make_exact: "exact", make_json_schema: "json-schema"}
+
+
 def config_error(factory, **args) -> ConfigError:
+    """Build the scorer as a run does (through the registry, which refuses unknown
+    arguments by the factory's signature; the factory checks the values)."""
     with pytest.raises(ConfigError) as err:
-        factory(**args)
+        Registry(make_plugin_manager()).build("scorer", FACTORY_NAMES[factory], args)
     assert err.value.hint, "every ConfigError carries a hint"
     return err.value
 

@@ -105,3 +105,12 @@ def test_a_failing_probe_names_itself_the_suite_and_the_case(tmp_path, reg):
                                                    "probes: [{name: pick, args: {words: []}}]}\n"))
     with pytest.raises(PluginError, match=r"probe 'pick' failed on case zh0 of suite base \(for jb\)"):
         expand(suite, reg, seed=0)
+
+
+def test_unknown_probe_arguments_are_refused_by_signature(tmp_path, reg):
+    write(tmp_path / "base.yaml", BASE)
+    suite = load_suite(write(tmp_path / "jb.yaml", "id: jb\nversion: '1'\ntitle: J\nderive: {from: base.yaml, "
+                                                   "probes: [{name: pick, args: {wrods: [x]}}]}\n"))
+    with pytest.raises(SuiteError, match="unknown argument.s. wrods") as info:
+        expand(suite, reg, seed=0)
+    assert info.value.hint == "'pick' takes: words"
