@@ -35,8 +35,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
 
-from pypinyin import Style, lazy_pinyin
-
 from harness import Case, PluginError, ProbeSpec, hookimpl
 
 Convert = Callable[[Case, random.Random], Case]
@@ -364,6 +362,10 @@ def split_payload(text: str, parts: int, rng: random.Random) -> list[str]:
 
 def to_pinyin(text: str) -> str:
     """Toneless pinyin, syllables separated by spaces (other characters kept as they are)."""
+    # imported here: pypinyin's dictionary costs ~50 MB and 0.4 s, and every harness
+    # command loads this plugin; only a run that uses the pinyin probe pays for it
+    from pypinyin import Style, lazy_pinyin
+
     return " ".join(lazy_pinyin(text, style=Style.NORMAL))
 
 
