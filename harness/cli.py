@@ -75,11 +75,14 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
 @click.option("--stop-when-decided", is_flag=True,
               help="Send each suite's cases in a seeded random order and stop once every criterion it serves is "
                    "decided (its 95% interval wholly on one side of the threshold).")
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
+              help="Sign the JSON report with this Ed25519 private key (see `harness keys generate`).")
 @click.pass_context
 @handles_errors
 def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile: str | None, out: Path,
         run_id: str | None, resume: str | None, db: str | None, concurrency: int | None, seed: int | None,
-        epochs: int | None, formats: tuple[str, ...], progress: str, stop_when_decided: bool) -> None:
+        epochs: int | None, formats: tuple[str, ...], progress: str, stop_when_decided: bool,
+        sign_key: Path | None) -> None:
     """Run suites against a target and judge them with a profile.
 
     Exit code: 0 PASS, 1 FAIL, 2 usage or input error, 3 INCONCLUSIVE.
@@ -92,7 +95,7 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
 
     request = RunRequest(target=target, suites=list(suites), profile=profile, out=out, run_id=run_id, resume=resume,
                          db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=list(formats) or None,
-                         progress=progress, stop_when_decided=stop_when_decided)
+                         progress=progress, stop_when_decided=stop_when_decided, sign_key=sign_key)
     console = Console(stderr=False)
     outcome = do_run(request, _registry(ctx))
     if outcome.report is None:
@@ -226,3 +229,165 @@ def demo(ctx: click.Context, out: Path) -> None:
     from .demo import run_demo
 
     sys.exit(run_demo(_registry(ctx), out))
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys: Ed25519 key pairs that sign reports (`harness run --sign-key`)."""
+
+
+@keys.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for private.pem and public.pem.")
+@click.option("--force", is_flag=True, help="Replace keys that are already there.")
+@handles_errors
+def generate(out: Path, force: bool) -> None:
+    """Write a new key pair: private.pem (PKCS#8, readable by you alone) signs reports,
+    public.pem (give it to whoever checks them) verifies them.
+
+    Refuses to replace existing keys unless --force: reports signed with a key verify
+    only with its public key."""
+    from .signing import generate_keys, key_id, load_public_key
+
+    private, public = generate_keys(out, force=force)
+    click.echo(f"private key: {private} (keep it secret: it signs reports)")
+    click.echo(f"public key: {public} (give it to whoever verifies reports)")
+    click.echo(f"key id: {key_id(load_public_key(public))}")
+
+
+@main.command()
+@click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
+              help="Public key (public.pem) of the key pair that signed the report.")
+@click.option("--suites", "suites_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Folder of suite files (searched recursively): each suite of the report must have the "
+                   "sha256 the report names.")
+@click.option("--profile", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Profile file: it must have the sha256 the report names.")
+@click.pass_context
+@handles_errors
+def verify(ctx: click.Context, report: Path, key: Path, suites_dir: Path | None, profile: Path | None) -> None:
+    """Check that a signed report is intact: its signature matches the key, and (with
+    --suites, --profile) the suite and profile files on disk are those it was run with.
+
+    Exit code: 0 intact, 1 not intact (each problem on its own line), 2 unreadable input.
+    """
+    from .signing import load_report
+    from .signing import verify as check
+
+    doc = load_report(report)
+    problems = check(doc, key, suites_dir, profile, registry=lambda: _registry(ctx))
+    if problems:
+        for problem in problems:
+            click.echo(problem)
+        sys.exit(1)
+    checked = [f"signed with key {doc['signature']['key_id']}"]
+    if suites_dir is not None:
+        checked.append(f"its {len(doc['manifest']['suites'])} suite(s) match {suites_dir}")
+    if profile is not None:
+        checked.append(f"its profile matches {profile}")
+    click.echo("intact: " + "; ".join(checked))
+
+
+@main.command(name="report")
+@click.argument("run_id")
+@click.option("--format", "formats", multiple=True, metavar="FORMAT",
+              help="Report format (repeatable, or comma-separated; default: every registered one; see "
+                   "`harness list reporters`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+              help="Folder that holds the run's folder (as given to `harness run`).")
+@click.option("--db", metavar="URL", help="Store URL (default: the sqlite file in the run folder).")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the reports into (default: the run folder).")
+@click.pass_context
+@handles_errors
+def report_command(ctx: click.Context, run_id: str, formats: tuple[str, ...], out: Path, db: str | None,
+                   dest: Path | None) -> None:
+    """Render the stored report of a finished run again, in any format (html, json, junit,
+    md...), and print the path of each file written. Nothing is sent to the target.
+
+    Exit code: 0 written, 2 no such run, a run without a report (interrupted: resume it
+    first) or an unknown format.
+    """
+    from .rendering import render_stored
+
+    for path in render_stored(run_id, _registry(ctx), formats=list(formats) or None, out=out, db=db, dest=dest):
+        click.echo(str(path))
+
+
+@main.command(name="diff")
+@click.argument("run_a", metavar="A")
+@click.argument("run_b", metavar="B")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+              help="Folder that holds the runs' folders (as given to `harness run`).")
+@click.option("--db", metavar="URL", help="Store URL of both runs (default: the sqlite file in each run folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+@handles_errors
+def diff_command(run_a: str, run_b: str, out: Path, db: str | None, as_json: bool) -> None:
+    """Compare run B with run A: each criterion's status (better, worse, same), each rate
+    of each suite, category and language with its 95% interval and the difference B - A
+    with Newcombe's interval (significant when it excludes 0), and, when both are run ids
+    with stores, the attempts that changed status.
+
+    A and B are run ids (found in --db, or in <out>/<id>/store.db) or paths of
+    report.json files.
+
+    Exit code: 0 B is no worse than A, 1 B is worse on some criterion (pass -> fail,
+    pass -> inconclusive, or a criterion missing in B), 2 bad input.
+    """
+    from .diffing import compare, open_sides, print_diff
+
+    with open_sides([run_a, run_b], out, db) as (a, b):
+        result = compare(a.report, b.report, a.results(), b.results(), a_ref=run_a, b_ref=run_b)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        print_diff(result, Console())
+    sys.exit(1 if result["worse"] else 0)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--profile", metavar="ID_OR_PATH", help="Profile to judge against (default: the run's own).")
+@click.option("--scorer", metavar="NAME[:JSON_ARGS]",
+              help='One scorer for every case instead of each case\'s own, e.g. \'contains:{"values": ["ok"]}\'.')
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+              help="Folder that holds the run's folder; the new run's reports go to <out>/<new id>.")
+@click.option("--db", metavar="URL", help="Store URL (default: the sqlite file of the run; the new run goes there).")
+@click.option("--run-id", "new_run_id", help="Id of the new run (default: time plus random).")
+@click.option("--format", "formats", multiple=True, help="Report format (repeatable; default: all).")
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
+              help="Sign the JSON report with this Ed25519 private key (see `harness keys generate`).")
+@click.pass_context
+@handles_errors
+def rescore(ctx: click.Context, run_id: str, profile: str | None, scorer: str | None, out: Path, db: str | None,
+            new_run_id: str | None, formats: tuple[str, ...], sign_key: Path | None) -> None:
+    """Judge a finished run's stored responses again, without calling the target, into a
+    new run in the same store; its report names the run it came from (run.derived_from).
+
+    The scorer sees only the stored response text: finish_reason is not stored, so a
+    content-filter refusal shows only as an empty response. Attempts the endpoint failed
+    (no response) stay the errors they were.
+
+    Exit code: the new verdict's (0 PASS, 1 FAIL, 3 INCONCLUSIVE), 2 bad input.
+    """
+    from rich.console import Console
+
+    from .report import summary
+    from .rescoring import RescoreRequest
+    from .rescoring import rescore as do_rescore
+
+    request = RescoreRequest(run_id=run_id, profile=profile, scorer=scorer, out=out, db=db, new_run_id=new_run_id,
+                             formats=list(formats) or None, sign_key=sign_key)
+    outcome = do_rescore(request, _registry(ctx))
+    if outcome.report is None:
+        click.echo(f"rescore of {run_id} interrupted; run {outcome.run_id} is left stopped", err=True)
+        sys.exit(outcome.exit_code)
+    summary(outcome.report, Console())
+    click.echo(f"rescored run {run_id} into run {outcome.run_id} ({outcome.timings.get('rescored', 0):.0f} "
+               f"attempts judged again, {outcome.timings.get('copied', 0):.0f} endpoint errors copied)")
+    for path in outcome.paths:
+        click.echo(f"report: {path}")
+    sys.exit(outcome.exit_code)

@@ -14,18 +14,17 @@ import random
 import secrets
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import criteria, metrics
+from . import criteria, signing
 from . import manifest as manifests
-from . import report as reports
 from .decide import Decider
 from .errors import ConfigError, PluginError, StoreError, SuiteError
+from .finish import finish, notify, suites_info
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
 from .probes import expand, sample
@@ -61,6 +60,8 @@ class RunRequest:
     progress: str = "auto"
     #: stop each suite once every criterion it serves is decided (see harness.decide)
     stop_when_decided: bool = False
+    #: Ed25519 private key (PEM) that signs the JSON report (see harness.signing)
+    sign_key: Path | None = None
 
 
 @dataclass
@@ -154,12 +155,6 @@ def work(plan: Plan, epochs: int, done: set[str], *, shuffle_seed: int | None = 
     return items(), total
 
 
-def _cases_by_category(suite: Suite) -> dict[str, Counter[str]]:
-    """How many cases each category has, per language: the coverage the report states."""
-    out: dict[str, Counter[str]] = {}
-    for case in suite.cases:
-        out.setdefault(case.category, Counter())[case.lang] += 1
-    return out
 
 
 def _open_store(url: str | None, run_dir: Path) -> Any:
@@ -168,19 +163,6 @@ def _open_store(url: str | None, run_dir: Path) -> Any:
     return Store.open(url or f"sqlite:///{run_dir / 'store.db'}")
 
 
-def _failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any]]:
-    """Failing examples for the report: the first few per suite, prompt and response cut."""
-    prompts = {(s.id, c.id): c.prompt for s in suites for c in s.cases}
-    per_suite: dict[str, int] = {}
-    out = []
-    for r in store.iter_results(run_id, status="fail"):
-        if per_suite.get(r.suite, 0) >= reports.EXAMPLES_PER_SUITE:
-            continue
-        per_suite[r.suite] = per_suite.get(r.suite, 0) + 1
-        out.append({"key": r.key, "suite": r.suite, "case_id": r.case_id, "category": r.category, "lang": r.lang,
-                    "prompt": (prompts.get((r.suite, r.case_id)) or "")[:500], "response": (r.response or "")[:500],
-                    "label": r.label, "evidence": r.evidence[:500]})
-    return out
 
 
 def _progress_display(mode: str, progress: Progress, label: str) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -237,18 +219,6 @@ def _progress_display(mode: str, progress: Progress, label: str) -> tuple[Callab
     return start, stop
 
 
-def _notify(hook: Any, errors: list[str], **kwargs: Any) -> None:
-    """Call each implementation of an observer hook on its own, in pluggy's order, so one
-    observer's failure neither stops the run nor hides the event from the others; the
-    failure is logged and recorded on the run."""
-    for impl in reversed(hook.get_hookimpls()):
-        try:
-            impl.function(*[kwargs[name] for name in impl.argnames])
-        except Exception as exc:  # noqa: BLE001 - an observer must not end a run
-            message = f"{hook.name} in {impl.plugin_name}: {type(exc).__name__}: {exc}"
-            if len(errors) < 100:
-                errors.append(message)
-            log.warning("observer hook failed: %s", message)
 
 
 async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, done: set[str],
@@ -260,7 +230,7 @@ async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, don
     hook = registry.pm.hook.case_finished
     listeners = [decider.add] if decider else []
     if hook.get_hookimpls():
-        listeners.append(lambda result: _notify(hook, observer_errors, run_id=run_id, result=result))
+        listeners.append(lambda result: notify(hook, observer_errors, run_id=run_id, result=result))
     on_result = None
     if listeners:
         def on_result(result: AttemptResult) -> None:
@@ -326,6 +296,14 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         run_id = request.run_id or new_run_id()
         run_dir = request.out / run_id
     try:
+        signing_key = None
+        if request.sign_key is not None:  # a key that cannot sign fails now, not after the run
+            signing_key = signing.load_private_key(request.sign_key)
+            try:
+                signing.canonical_json({"seed": seed})
+            except ValueError as exc:
+                raise ConfigError(f"a signed report cannot hold seed {seed}: {exc}",
+                                  hint="give a --seed within +/-(2**53 - 1)") from exc
         plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency, seed)
         manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=seed,
                                    epochs=epochs, registry=registry, scorers=plan.scorer_versions,
@@ -352,17 +330,12 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
     try:
         store.set_status(run_id, "running")
         observer_errors: list[str] = []
-        _notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
+        notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
         timings["ready"] = time.monotonic()
-        suites_info = {s.id: {"version": s.version, "cases": len(s.cases),
-                              "label_groups": [registry.scorer(name).labels
-                                               for name in sorted({c.scorer.name for c in s.cases})],
-                              "by_category": _cases_by_category(s),
-                              "by_language": Counter(c.lang for c in s.cases)}
-                       for s in plan.suites}
+        info = suites_info(plan.suites, registry)
         decider = None
         if manifest.get("stop_when_decided"):
-            decider = Decider(plan.profile, suites_info, epochs, store.aggregate(run_id) if done else ())
+            decider = Decider(plan.profile, info, epochs, store.aggregate(run_id) if done else ())
             decider.check()
         runner, progress = _loop_runner()(
             _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observer_errors, decider))
@@ -371,20 +344,11 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         if runner.interrupted:
             store.set_status(run_id, "stopped", stop_reason="interrupted")
             return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
-        doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(runner.stopped))
-        verdict, results, reason = criteria.evaluate(plan.profile, doc, stopped_early=runner.stopped)
-        status = "aborted" if runner.stopped else "finished"
-        record = store.get_run(run_id)
-        report = reports.build(
-            run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
-                 "stop_reason": runner.stopped, "observer_errors": observer_errors,
-                 "decided_early": dict(decider.stopped) if decider else {}},
-            manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
-            failures=_failures(store, run_id, plan.suites), notice=plan.profile.notice)
-        _notify(registry.pm.hook.run_finished, observer_errors, run_id=run_id, report=report)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        paths = reports.render(report, run_dir, registry, request.formats)
-        store.set_status(run_id, status, stop_reason=runner.stopped, verdict=verdict, report=report, finished=True)
+        verdict, report, paths = finish(
+            store, registry, run_id=run_id, run_dir=run_dir, manifest=manifest, profile=plan.profile,
+            suites=plan.suites, suites_info=info, epochs=epochs, stopped=runner.stopped,
+            observer_errors=observer_errors, run_fields={"decided_early": dict(decider.stopped) if decider else {}},
+            formats=request.formats, signing_key=signing_key)
         return RunOutcome(run_id, verdict, report, run_dir, paths, EXIT[verdict], timings)
     finally:
         store.close()

@@ -1,0 +1,101 @@
+"""The end of every run, shared by ``harness run`` and ``harness rescore``: what the
+metrics need to know of the suites, the observer hooks, the failing examples, and the
+tail metrics -> verdict -> report -> signature -> run_finished -> render -> store."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from . import criteria, metrics
+from . import manifest as manifests
+from . import report as reports
+from .models import ScorerRef, Suite
+from .plugins import Registry
+
+log = logging.getLogger("harness.session")
+
+
+def notify(hook: Any, errors: list[str], **kwargs: Any) -> None:
+    """Call each implementation of an observer hook on its own, in pluggy's order, so one
+    observer's failure neither stops the run nor hides the event from the others; the
+    failure is logged and recorded on the run."""
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception as exc:  # noqa: BLE001 - an observer must not end a run
+            message = f"{hook.name} in {impl.plugin_name}: {type(exc).__name__}: {exc}"
+            if len(errors) < 100:
+                errors.append(message)
+            log.warning("observer hook failed: %s", message)
+
+
+def cases_by_category(suite: Suite) -> dict[str, Counter[str]]:
+    """How many cases each category has, per language: the coverage the report states."""
+    out: dict[str, Counter[str]] = {}
+    for case in suite.cases:
+        out.setdefault(case.category, Counter())[case.lang] += 1
+    return out
+
+
+def failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any]]:
+    """Failing examples for the report: the first few per suite, prompt and response cut."""
+    prompts = {(s.id, c.id): c.prompt for s in suites for c in s.cases}
+    per_suite: dict[str, int] = {}
+    out = []
+    for r in store.iter_results(run_id, status="fail"):
+        if per_suite.get(r.suite, 0) >= reports.EXAMPLES_PER_SUITE:
+            continue
+        per_suite[r.suite] = per_suite.get(r.suite, 0) + 1
+        out.append({"key": r.key, "suite": r.suite, "case_id": r.case_id, "category": r.category, "lang": r.lang,
+                    "prompt": (prompts.get((r.suite, r.case_id)) or "")[:500], "response": (r.response or "")[:500],
+                    "label": r.label, "evidence": r.evidence[:500]})
+    return out
+
+
+def suites_info(suites: Iterable[Suite], registry: Registry, override: ScorerRef | None = None
+                ) -> dict[str, dict[str, Any]]:
+    """What metrics.build needs to know of each suite (as session.run builds it); with
+    ``override`` every suite's labels are those of that one scorer."""
+    def groups(suite: Suite) -> list[tuple[str, ...]]:
+        names = [override.name] if override else sorted({c.scorer.name for c in suite.cases})
+        return [registry.scorer(name).labels for name in names]
+
+    return {s.id: {"version": s.version, "cases": len(s.cases), "label_groups": groups(s),
+                   "by_category": cases_by_category(s), "by_language": Counter(c.lang for c in s.cases)}
+            for s in suites}
+
+
+def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manifest: dict[str, Any],
+           profile: criteria.Profile, suites: list[Suite], suites_info: dict[str, dict[str, Any]], epochs: int,
+           stopped: str | None, observer_errors: list[str], run_fields: dict[str, Any] | None = None,
+           formats: list[str] | None = None, signing_key: Any = None) -> tuple[str, dict[str, Any], list[Path]]:
+    """Metrics -> verdict -> report -> signature -> run_finished hook -> render -> store:
+    the end of every run, as ``harness.session.run`` does it. Returns (verdict, report,
+    paths).
+
+    ``stopped`` is the stop reason of a run that ended early (None otherwise);
+    ``run_fields`` go into the report's ``run`` object after ``observer_errors``
+    (``decided_early``, ``derived_from``). ``observer_errors`` is the run's live list:
+    failures of the run_finished hook land in it, and so in the report."""
+    doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(stopped))
+    verdict, results, reason = criteria.evaluate(profile, doc, stopped_early=stopped)
+    status = "aborted" if stopped else "finished"
+    record = store.get_run(run_id)
+    report = reports.build(
+        run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
+             "stop_reason": stopped, "observer_errors": observer_errors, **(run_fields or {})},
+        manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
+        failures=failures(store, run_id, suites), notice=profile.notice)
+    if signing_key is not None:  # report.json and the stored report carry the signature
+        from . import signing
+
+        report = signing.sign(report, signing_key)
+    notify(registry.pm.hook.run_finished, observer_errors, run_id=run_id, report=report)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = reports.render(report, run_dir, registry, formats)
+    store.set_status(run_id, status, stop_reason=stopped, verdict=verdict, report=report, finished=True)
+    return verdict, report, paths
