@@ -12,7 +12,6 @@ from .errors import (
     TargetError,
 )
 from .hookspecs import hookimpl
-from .judging import Judge, JudgeVerdict
 from .models import (
     AttemptResult,
     Case,
@@ -29,7 +28,25 @@ from .models import (
     Target,
 )
 from .resources import data_dir
-from .targets import Connection, http_errors, raise_for_status
+
+#: public names whose modules load only when first used: pytest loads this package in
+#: every session of anyone who has the harness installed, and the CLI's --help too
+_LAZY = {"Judge": "judging", "JudgeVerdict": "judging", "Connection": "targets", "http_errors": "targets",
+         "raise_for_status": "targets"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"
 

@@ -42,17 +42,29 @@ def cases_by_category(suite: Suite) -> dict[str, Counter[str]]:
 
 
 def failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any]]:
-    """Failing examples for the report: the first few per suite, prompt and response cut."""
+    """Failing examples for the report, prompt and response cut: up to
+    ``EXAMPLES_PER_SUITE`` per suite, taken in turn from each of its languages, so a
+    bilingual suite shows failures in each language rather than the first ones by key
+    (a language with fewer failures leaves its share to the others)."""
+    cap = reports.EXAMPLES_PER_SUITE
     prompts = {(s.id, c.id): c.prompt for s in suites for c in s.cases}
-    per_suite: dict[str, int] = {}
-    out = []
+    kept: dict[str, dict[str, list[Any]]] = {}
     for r in store.iter_results(run_id, status="fail"):
-        if per_suite.get(r.suite, 0) >= reports.EXAMPLES_PER_SUITE:
-            continue
-        per_suite[r.suite] = per_suite.get(r.suite, 0) + 1
-        out.append({"key": r.key, "suite": r.suite, "case_id": r.case_id, "category": r.category, "lang": r.lang,
-                    "prompt": (prompts.get((r.suite, r.case_id)) or "")[:500], "response": (r.response or "")[:500],
-                    "label": r.label, "evidence": r.evidence[:500]})
+        bucket = kept.setdefault(r.suite, {}).setdefault(r.lang, [])
+        if len(bucket) < cap:  # never more than the cap per language: memory stays flat
+            bucket.append(r)
+    out = []
+    for suite_id, by_lang in kept.items():
+        chosen: list[Any] = []
+        queues = [list(rows) for _, rows in sorted(by_lang.items())]
+        while len(chosen) < cap and any(queues):
+            for queue in queues:
+                if queue and len(chosen) < cap:
+                    chosen.append(queue.pop(0))
+        for r in sorted(chosen, key=lambda r: r.key):
+            out.append({"key": r.key, "suite": r.suite, "case_id": r.case_id, "category": r.category,
+                        "lang": r.lang, "prompt": (prompts.get((r.suite, r.case_id)) or "")[:500],
+                        "response": (r.response or "")[:500], "label": r.label, "evidence": r.evidence[:500]})
     return out
 
 

@@ -196,6 +196,9 @@ class ReporterSpec:
     name: str
     render: Callable[[Mapping[str, Any], Path], Path]
     description: str = ""
+    #: written by every run unless ``--format`` says otherwise; False for formats that
+    #: need more than the harness (the PDF needs a browser)
+    default: bool = True
 
 
 @dataclass(frozen=True, slots=True)

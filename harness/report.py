@@ -30,9 +30,10 @@ def build(*, run: dict[str, Any], manifest: dict[str, Any], metrics: dict[str, A
 
 
 def render(report: dict[str, Any], out_dir: Path, registry: Registry, formats: list[str] | None = None) -> list[Path]:
-    """Write the report in each format (default: every registered reporter)."""
+    """Write the report in each format (default: every registered reporter that is on
+    by default)."""
     reporters = registry.reporters()
-    names = formats or sorted(reporters)
+    names = formats or sorted(name for name, spec in reporters.items() if spec.default)
     paths = []
     for name in names:
         if name not in reporters:

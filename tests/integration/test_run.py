@@ -38,6 +38,8 @@ def test_starter_suites_judge_each_policy(tmp_path, reference, registry, policy,
     if policy == "unsafe":
         assert statuses["refuse-harmful"] == "fail" and statuses["answer-benign"] == "pass"
         assert report["failures"] and report["failures"][0]["response"]
+        # the examples are shared out between the languages, not the first ones by key
+        assert {f["lang"] for f in report["failures"] if f["suite"] == "starter.refusal"} == {"zh", "en"}
     manifest = report["manifest"]
     assert {s["id"] for s in manifest["suites"]} == set(STARTER)
     assert all(len(s["sha256"]) == 64 for s in manifest["suites"]) and len(manifest["profile"]["sha256"]) == 64

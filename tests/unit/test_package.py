@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_all_is_exactly_what_the_package_exports():
     # submodules appear as attributes once imported; they are not exports
-    public = {name for name, value in vars(harness).items()
-              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    public = {name for name in dir(harness)
+              if not name.startswith("_") and not isinstance(getattr(harness, name), types.ModuleType)}
     assert set(harness.__all__) - {"__version__"} == public
 
 
