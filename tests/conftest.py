@@ -4,11 +4,14 @@ real uvicorn servers on loopback."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from harness.plugins import Registry, make_plugin_manager
+from harness.serving import serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,3 +33,13 @@ def pg_url() -> str:
     if not url:
         pytest.skip("HARNESS_TEST_PG_URL is not set (a PostgreSQL URL); .ci/run sets it")
     return url
+
+
+@pytest.fixture
+def reference(registry) -> Iterator[Callable[..., str]]:
+    """``reference(policy, **options)`` serves reference-chat in a thread and returns
+    its base URL; every server stops at the end of the test."""
+    spec = registry.reference_target("reference-chat")
+    with ExitStack() as stack:
+        yield lambda policy="safe", **options: stack.enter_context(
+            serve_in_thread(spec.make_app(policy=policy, **options)))

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from harness_plugins import html_report
 
 from harness import ConfigError
 from harness.session import RunRequest, run
-from harness_plugins import html_report
 from tests.helpers import write
-from tests.integration.conftest import reference, target_file  # noqa: F401 - reference is a fixture
+from tests.integration.conftest import target_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -5,25 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from harness.serving import serve_in_thread
 from tests.helpers import write
-
-
-@pytest.fixture
-def reference(registry) -> Iterator[Callable[..., str]]:
-    """``reference(policy, **options)`` serves reference-chat in a thread and returns
-    its base URL; every server stops at the end of the test."""
-    spec = registry.reference_target("reference-chat")
-    with ExitStack() as stack:
-        yield lambda policy="safe", **options: stack.enter_context(
-            serve_in_thread(spec.make_app(policy=policy, **options)))
 
 
 def target_file(folder: Path, url: str, **settings: Any) -> Path:

@@ -16,7 +16,12 @@ from harness.serving import serve_in_thread
 from harness.session import RunRequest, run
 from harness.store import Store
 from tests.helpers import write
-from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+from tests.integration.conftest import (
+    harness_cli,
+    overview_suite,
+    pass_rate_profile,
+    target_file,
+)
 
 STARTER = ["starter.refusal", "starter.over-refusal"]
 CONTAINS = 'contains:{"values": ["overview"]}'

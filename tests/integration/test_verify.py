@@ -14,7 +14,12 @@ from fastapi import FastAPI, Request
 from harness.serving import serve_in_thread
 from harness.signing import key_id, load_public_key
 from tests.helpers import write
-from tests.integration.conftest import harness_cli, overview_suite, pass_rate_profile, target_file
+from tests.integration.conftest import (
+    harness_cli,
+    overview_suite,
+    pass_rate_profile,
+    target_file,
+)
 
 
 @pytest.fixture

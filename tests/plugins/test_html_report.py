@@ -11,16 +11,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from harness_plugins import html_report
+from harness_plugins.html_report import redact, render, render_html
 
 from harness import ConfigError
 from harness.session import RunRequest, run
-from harness_plugins import html_report
-from harness_plugins.html_report import redact, render, render_html
 from tests.helpers import write
-from tests.integration.conftest import (  # noqa: F401 - reference is a fixture
+from tests.integration.conftest import (
     overview_suite,
     pass_rate_profile,
-    reference,
     target_file,
 )
 

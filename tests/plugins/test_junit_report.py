@@ -20,7 +20,6 @@ import yaml
 from harness.plugins import Registry
 from harness.session import RunOutcome, RunRequest, run
 from tests.helpers import write
-from tests.integration import conftest as loopback
 from tests.integration.conftest import overview_suite, pass_rate_profile, target_file
 
 SUITE_ID = "mixed"
@@ -31,7 +30,6 @@ NOTICE = "Test profile | 仅供测试: it certifies nothing."
 ZH_PROMPT = "请介绍第 {i} 个话题 | 管道符，`反引号` 和 ``` 围栏"
 FORMATS = ["json", "junit", "md"]
 
-reference = loopback.reference  # the fixture serving reference-chat on loopback
 
 
 def mixed_suite(folder: Path, n: int = 40) -> Path:

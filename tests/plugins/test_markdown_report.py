@@ -11,7 +11,6 @@ import re
 from harness_plugins.markdown_report import LIMIT, markdown, render
 from markdown_it import MarkdownIt
 
-from tests.integration import conftest as loopback
 from tests.plugins.test_junit_report import (
     NOTICE,
     PROFILE_ID,
@@ -22,7 +21,6 @@ from tests.plugins.test_junit_report import (
     mixed_run,
 )
 
-reference = loopback.reference  # the fixture serving reference-chat on loopback
 _PARSER = MarkdownIt("commonmark").enable("table")
 
 

@@ -19,7 +19,14 @@ from harness.errors import ConfigError
 from harness.plugins import Registry, make_plugin_manager
 from harness.probes import expand
 from harness.resources import data_dir
-from harness.signing import canonical_json, generate_keys, key_id, load_public_key, sign, verify
+from harness.signing import (
+    canonical_json,
+    generate_keys,
+    key_id,
+    load_public_key,
+    sign,
+    verify,
+)
 from harness.suite import load_suite, resolve_suite
 from tests.helpers import write
 
