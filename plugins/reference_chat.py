@@ -265,7 +265,7 @@ def _known_harmful() -> frozenset[str]:
     path = data_dir("suites") / "genai" / "refusal.yaml"
     if not path.is_file():
         return frozenset()
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return frozenset(case["prompt"] for case in data.get("cases", []) if "prompt" in case)
 
 
@@ -415,6 +415,8 @@ def make_app(
         FastAPI,  # imported here: every harness command loads this plugin
     )
 
+    if policy != "unsafe":
+        _known_harmful()  # read the bank now, not while the first requests wait
     app = FastAPI(title="reference-chat", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.options = {
         "policy": policy,
