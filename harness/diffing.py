@@ -36,7 +36,6 @@ in, one JSON-ready document out. It holds
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -268,17 +267,10 @@ class Side:
 
 def _report_file(path: Path) -> dict[str, Any]:
     from .files import format_problems, problems_of
+    from .signing import load_report
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="give a run id or a report.json path") from exc
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}",
-                          hint="give the report.json a run wrote") from exc
-    problems = problems_of(path, text, doc, "report")
+    doc = load_report(path)
+    problems = problems_of(path, path.read_text(encoding="utf-8"), doc, "report")  # readable: load_report read it
     if problems:
         raise ConfigError(f"{path} is not a valid report:\n" + format_problems(problems),
                           hint="the format is described in schemas/report.schema.json")

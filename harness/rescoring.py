@@ -54,6 +54,7 @@ from . import manifest as manifests
 from .errors import ConfigError, HarnessError, PluginError, StoreError, SuiteError
 from .finish import finish, notify, suites_info
 from .models import AttemptResult, Case, Reply, Score, ScorerRef, Suite
+from .scoring import build_scorers, scorer_key
 
 if TYPE_CHECKING:
     from .plugins import Registry
@@ -194,34 +195,6 @@ def load_cases(manifest: dict[str, Any], registry: Registry) -> list[Suite]:
     return out
 
 
-def _scorer_key(ref: ScorerRef) -> str:
-    from .session import _scorer_key as key
-
-    return key(ref)
-
-
-def build_scorers(suites: list[Suite], override: ScorerRef | None, registry: Registry
-                  ) -> tuple[dict[str, Callable[..., Any]], dict[str, str]]:
-    """(scorer key -> score function, scorer name -> version); with ``override``, one
-    scorer under the key ``"*"``."""
-    if override:
-        fn = registry.build("scorer", override.name, override.args)
-        return {"*": fn}, {override.name: registry.scorer(override.name).version}
-    scorers: dict[str, Callable[..., Any]] = {}
-    versions: dict[str, str] = {}
-    for suite in suites:
-        for case in suite.cases:
-            key = _scorer_key(case.scorer)
-            if key in scorers:
-                continue
-            try:
-                scorers[key] = registry.build("scorer", case.scorer.name, case.scorer.args)
-            except (PluginError, ConfigError) as exc:
-                raise SuiteError(f"{suite.path}: case {case.id}: scorer {case.scorer.name!r}: {exc.message}",
-                                 hint=exc.hint or "see `harness list scorers`") from exc
-            versions[case.scorer.name] = registry.scorer(case.scorer.name).version
-    return scorers, versions
-
 
 # -- judging again --------------------------------------------------------------------------
 
@@ -260,7 +233,7 @@ async def rejudge(store: Any, old_id: str, new_id: str, suites: list[Suite],
 
     async def one(result: AttemptResult) -> AttemptResult:
         case = cases.get((result.suite, result.case_id))
-        score = shared or (scorers.get(_scorer_key(case.scorer)) if case else None)
+        score = shared or (scorers.get(scorer_key(case.scorer)) if case else None)
         async with limit:
             return await _judge(result, case, score)
 

@@ -7,7 +7,6 @@ All input is checked before anything is written, so a bad file leaves no trace.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -23,13 +22,14 @@ from typing import Any
 from . import criteria, signing
 from . import manifest as manifests
 from .decide import Decider
-from .errors import ConfigError, PluginError, StoreError, SuiteError
+from .errors import ConfigError, StoreError
 from .finish import finish, notify, suites_info
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
 from .probes import expand, sample
 from .probes import versions as probe_versions
 from .runner import Progress, Runner, WorkItem
+from .scoring import build_scorers, scorer_key
 from .suite import resolve_suite
 from .targets import load_target, make_client
 
@@ -88,10 +88,6 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def _scorer_key(ref: Any) -> str:
-    return ref.name if not ref.args else f"{ref.name}:{json.dumps(ref.args, sort_keys=True)}"
-
-
 def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: Registry,
             concurrency: int | None = None, seed: int = 0) -> Plan:
     """Load and check everything a run needs; raise a ``HarnessError`` naming the file
@@ -111,20 +107,7 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
         suites = [replace(s, cases=tuple(sample(s.cases, profile.sample_per_category,
                                                 random.Random(f"{seed}/{s.id}/profile-sample"))))
                   for s in suites]
-    scorers: dict[str, Callable[..., Any]] = {}
-    versions: dict[str, str] = {}
-    for suite in suites:
-        for case in suite.cases:
-            key = _scorer_key(case.scorer)
-            if key in scorers:
-                continue
-            try:
-                scorers[key] = registry.build("scorer", case.scorer.name, case.scorer.args)
-            except (PluginError, ConfigError) as exc:
-                message = getattr(exc, "message", str(exc))
-                raise SuiteError(f"{suite.path}: case {case.id}: scorer {case.scorer.name!r}: {message}",
-                                 hint=getattr(exc, "hint", None) or "see `harness list scorers`") from exc
-            versions[case.scorer.name] = registry.scorer(case.scorer.name).version
+    scorers, versions = build_scorers(suites, None, registry)
     versions.update({f"probe:{name}": v for name, v in probe_versions(suites, registry).items()})
     return Plan(target, suites, profile, scorers, versions)
 
@@ -150,7 +133,7 @@ def work(plan: Plan, epochs: int, done: set[str], *, shuffle_seed: int | None = 
                         break
                     key = f"{suite.id}/{case.id}/{epoch}"
                     if key not in done:
-                        yield key, case, epoch, plan.scorers[_scorer_key(case.scorer)]
+                        yield key, case, epoch, plan.scorers[scorer_key(case.scorer)]
 
     return items(), total
 

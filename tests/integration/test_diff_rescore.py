@@ -126,7 +126,7 @@ def test_diff_bad_input_exits_2(runs, tmp_path):
     assert result.returncode == 2 and "no report file" in result.stderr
     bad = write(tmp_path / "bad.json", "{not json")
     result = harness_cli("diff", str(bad), "safe", "--out", out)
-    assert result.returncode == 2 and "not valid JSON" in result.stderr
+    assert result.returncode == 2 and f"{bad}:1: the report is not JSON" in result.stderr
     wrong = write(tmp_path / "wrong.json", json.dumps({"verdict": "MAYBE"}))
     result = harness_cli("diff", str(wrong), "safe", "--out", out)
     assert result.returncode == 2 and "not a valid report" in result.stderr
