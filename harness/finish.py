@@ -16,7 +16,7 @@ from . import report as reports
 from .models import ScorerRef, Suite
 from .plugins import Registry
 
-log = logging.getLogger("harness.session")
+log = logging.getLogger("harness.run")
 
 
 def notify(hook: Any, errors: list[str], **kwargs: Any) -> None:

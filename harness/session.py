@@ -7,7 +7,6 @@ All input is checked before anything is written, so a bad file leaves no trace.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import secrets
@@ -32,8 +31,6 @@ from .runner import Progress, Runner, WorkItem
 from .scoring import build_scorers, scorer_key
 from .suite import resolve_suite
 from .targets import load_target, make_client
-
-log = logging.getLogger("harness.session")
 
 EXIT = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 EXIT_INTERRUPTED = 130
