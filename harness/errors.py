@@ -56,7 +56,8 @@ class TargetError(HarnessError):
     """One exchange with the target failed.
 
     ``kind`` is one of ``timeout``, ``connect``, ``reset``, ``http`` (a status that is
-    not 2xx; see ``status_code``) or ``malformed`` (a reply the connector cannot read).
+    not 2xx; see ``status_code``), ``malformed`` (a reply the connector cannot read) or
+    ``blocked`` (the address policy refuses the target's address; never retried).
     ``retry_after`` carries the server's Retry-After in seconds when it sent one.
     """
 

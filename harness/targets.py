@@ -28,6 +28,7 @@ from .models import Target
 if TYPE_CHECKING:
     import httpx
 
+    from .netguard import AddressPolicy
     from .plugins import Registry
 
 #: Defaults of the runner's settings, shared by every connector.
@@ -86,15 +87,16 @@ def load_target(path: Path, registry: Registry) -> Target:
     return Target(name=data["name"], connector=data["connector"], settings=settings, path=path)
 
 
-def make_client(target: Target) -> httpx.AsyncClient:
+def make_client(target: Target, policy: AddressPolicy | None = None) -> httpx.AsyncClient:
     """The one ``httpx.AsyncClient`` of a run for ``target``, over the lean transport,
-    with as many keep-alive connections as the concurrency."""
+    with as many keep-alive connections as the concurrency. With a ``policy`` (the
+    service) every connection is checked against it (see :mod:`harness.netguard`)."""
     import httpx
 
     from .transport import FastTransport
 
     return httpx.AsyncClient(
-        transport=FastTransport(max_connections=int(target.settings["concurrency"])),
+        transport=FastTransport(max_connections=int(target.settings["concurrency"]), policy=policy),
         timeout=httpx.Timeout(float(target.settings["timeout_s"])),
         follow_redirects=False,
         trust_env=False,  # never send sandbox traffic through a proxy from the environment

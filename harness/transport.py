@@ -22,6 +22,8 @@ from functools import cached_property
 import httptools
 import httpx
 
+from .netguard import AddressPolicy, resolve_checked
+
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; one request at a time."""
@@ -117,10 +119,15 @@ class _Connection(asyncio.Protocol):
 
 
 class FastTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 over a pool of keep-alive connections per origin."""
+    """HTTP/1.1 over a pool of keep-alive connections per origin.
 
-    def __init__(self, max_connections: int = 100) -> None:
+    With a ``policy`` every new connection resolves the host itself, refuses it unless
+    all its addresses are allowed (``TargetError(kind="blocked")``, see netguard) and
+    connects to the address it checked, so DNS cannot answer differently in between."""
+
+    def __init__(self, max_connections: int = 100, policy: AddressPolicy | None = None) -> None:
         self.max_connections = max_connections
+        self.policy = policy
         self.closed = False
         self.idle: dict[tuple[bytes, str, int], list[_Connection]] = defaultdict(list)
 
@@ -135,13 +142,32 @@ class FastTransport(httpx.AsyncBaseTransport):
         tls = self.ssl_context if scheme == b"https" else None
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(_Connection, host, port, ssl=tls,
-                                                       server_hostname=host if tls else None)
+                if self.policy is None:
+                    _, conn = await loop.create_connection(_Connection, host, port, ssl=tls,
+                                                           server_hostname=host if tls else None)
+                else:
+                    conn = await self._connect_checked(loop, host, port, tls)
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
         except (OSError, ssl.SSLError) as exc:
             raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         return conn
+
+    async def _connect_checked(self, loop: asyncio.AbstractEventLoop, host: str, port: int,
+                               tls: ssl.SSLContext | None) -> _Connection:
+        """Connect to the first reachable of ``host``'s checked addresses, by address."""
+        assert self.policy is not None
+        error: OSError | None = None
+        for family, sockaddr in await resolve_checked(host, port, self.policy):
+            try:
+                # a numeric host: asyncio does no second lookup; TLS still checks ``host``
+                _, conn = await loop.create_connection(_Connection, sockaddr[0], port, family=family,
+                                                       ssl=tls, server_hostname=host if tls else None)
+                return conn
+            except OSError as exc:  # includes ssl.SSLError
+                error = exc
+        assert error is not None
+        raise error
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
