@@ -391,3 +391,83 @@ def rescore(ctx: click.Context, run_id: str, profile: str | None, scorer: str | 
     for path in outcome.paths:
         click.echo(f"report: {path}")
     sys.exit(outcome.exit_code)
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log of state changes in a store."""
+
+
+def _audit_store(db: str | None, out: Path, run_id: str | None) -> Any:
+    from .errors import StoreError
+    from .store import Store
+
+    if db is None and run_id is None:
+        raise StoreError("say which store holds the audit log", hint="pass --db URL, or --out DIR --run-id ID")
+    if db is not None and run_id is not None:
+        raise StoreError("pass either --db or --run-id, not both", hint="--db names the store itself")
+    if db is None:
+        from .rescoring import store_url
+
+        db = store_url(run_id, out, None)
+    return Store.open(db)
+
+
+_audit_store_options = [
+    click.option("--db", metavar="URL", help="Store URL (sqlite:///file or postgresql://...)."),
+    click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+                 help="Folder that holds the run's folder (with --run-id)."),
+    click.option("--run-id", help="Use the store of this run (<out>/<id>/store.db)."),
+]
+
+
+def _with_audit_store_options(fn: Any) -> Any:
+    for option in reversed(_audit_store_options):
+        fn = option(fn)
+    return fn
+
+
+@audit.command(name="verify")
+@_with_audit_store_options
+@click.option("--anchor", metavar="SHA", help="A sha256 written down earlier: it must still be in the log "
+                                              "(the only way to catch deleted newest entries).")
+@handles_errors
+def audit_verify(db: str | None, out: Path, run_id: str | None, anchor: str | None) -> None:
+    """Check that no audit entry was edited, deleted or reordered.
+
+    Exit code: 0 intact, 1 problems found (listed), 2 bad input.
+    """
+    from .audit import verify_chain
+
+    with _audit_store(db, out, run_id) as store:
+        count, last = 0, None
+
+        def counted() -> Any:
+            nonlocal count, last
+            for entry in store.iter_audit():
+                count, last = count + 1, entry["sha256"]
+                yield entry
+
+        problems = verify_chain(counted(), anchor=anchor)
+    if problems:
+        click.echo(f"NOT intact: {len(problems)} problem(s) in {count} entries")
+        for problem in problems:
+            click.echo(f"  {problem}")
+        sys.exit(1)
+    click.echo(f"intact: {count} entries, last sha256 {last or '(none: the log is empty)'}")
+
+
+@audit.command(name="log")
+@_with_audit_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+@handles_errors
+def audit_log(db: str | None, out: Path, run_id: str | None, as_json: bool) -> None:
+    """Print the audit log, oldest entry first."""
+    with _audit_store(db, out, run_id) as store:
+        for entry in store.iter_audit():
+            if as_json:
+                click.echo(json.dumps(entry, ensure_ascii=False, sort_keys=True))
+            else:
+                data = json.dumps(entry["data"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                click.echo(f"{entry['seq']:>6}  {entry['at']}  {entry['actor']}  {entry['action']}  "
+                           f"{entry['subject']}  {data}  {entry['sha256']}")

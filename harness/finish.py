@@ -19,6 +19,17 @@ from .plugins import Registry
 log = logging.getLogger("harness.run")
 
 
+def actor() -> str:
+    """Who acts, for the audit log: the local user of a CLI run (the service will name
+    its authenticated users)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
+
+
 def notify(hook: Any, errors: list[str], **kwargs: Any) -> None:
     """Call each implementation of an observer hook on its own, in pluggy's order, so one
     observer's failure neither stops the run nor hides the event from the others; the
@@ -110,4 +121,6 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = reports.render(report, run_dir, registry, formats)
     store.set_status(run_id, status, stop_reason=stopped, verdict=verdict, report=report, finished=True)
+    store.append_audit(actor(), f"run.{status}", run_id, {"verdict": verdict, "reason": reason,
+                                                           "report_signed": "signature" in report})
     return verdict, report, paths

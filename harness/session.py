@@ -22,7 +22,7 @@ from . import criteria, signing
 from . import manifest as manifests
 from .decide import Decider
 from .errors import ConfigError, StoreError
-from .finish import finish, notify, suites_info
+from .finish import actor, finish, notify, suites_info
 from .models import AttemptResult, Suite, Target
 from .plugins import Registry, make_plugin_manager
 from .probes import expand, sample
@@ -302,6 +302,8 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
             run_dir.mkdir(parents=True, exist_ok=True)
             store = _open_store(request.db, run_dir)
             store.create_run(run_id, manifest, manifest["inputs_sha256"])
+            store.append_audit(actor(), "run.requested", run_id, {"inputs_sha256": manifest["inputs_sha256"],
+                                                                   "profile": manifest["profile"]["id"]})
             done = set()
     except BaseException:
         if store is not None:
@@ -309,6 +311,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         raise
     try:
         store.set_status(run_id, "running")
+        store.append_audit(actor(), "run.resumed" if resume_id else "run.started", run_id, {"done": len(done)})
         observer_errors: list[str] = []
         notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
         timings["ready"] = time.monotonic()
@@ -323,6 +326,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
                        attempts=progress.done)
         if runner.interrupted:
             store.set_status(run_id, "stopped", stop_reason="interrupted")
+            store.append_audit(actor(), "run.stopped", run_id, {"reason": "interrupted"})
             return RunOutcome(run_id, "INCONCLUSIVE", None, run_dir, [], EXIT_INTERRUPTED, timings)
         verdict, report, paths = finish(
             store, registry, run_id=run_id, run_dir=run_dir, manifest=manifest, profile=plan.profile,

@@ -22,10 +22,11 @@ from sqlalchemy import exc as sa_exc
 from harness.errors import StoreError
 from harness.models import AttemptResult, Status
 
-from ._engine import make_engine, to_store_error, translated
+from ._engine import WRITE_LOCK, make_engine, to_store_error, translated
 from ._migrate import HEAD, current_revision, upgrade
 from ._records import RUN_STATUSES, RunRecord, RunStatus
 from ._schema import RESULT_FIELDS
+from ._schema import audit as audit_t
 from ._schema import results as results_t
 from ._schema import runs as runs_t
 
@@ -34,6 +35,10 @@ _RUN_COLUMNS = tuple(runs_t.c[f.name] for f in fields(RunRecord) if f.name != "r
 _RESULT_COLUMNS = ("run_id", "created_at", *RESULT_FIELDS)
 _result_values = attrgetter(*RESULT_FIELDS)
 _STREAM_BATCH = 1000
+# PostgreSQL advisory lock that serialises audit appends (SQLite: BEGIN IMMEDIATE).
+# An advisory lock rather than SELECT ... FOR UPDATE, which locks nothing while the
+# log is empty.
+_PG_AUDIT_LOCK_KEY = 0x6861726E657374  # "harnest"
 
 
 def _now() -> str:
@@ -210,3 +215,37 @@ class Store:
         with self._connection(f"cannot read results of run {run_id!r}") as conn:
             for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
                 yield AttemptResult(*row)
+
+    # -- audit log ------------------------------------------------------------------
+
+    def append_audit(self, actor: str, action: str, subject: str, data: Any = None) -> dict[str, Any]:
+        """Append an entry to the audit log and return it (seq, at, actor, action,
+        subject, data, prev_sha256, sha256). The last entry's hash is read and the new
+        entry written in one transaction under the write lock, so concurrent writers,
+        in this process or others, form one chain."""
+        from harness.audit import GENESIS, entry_hash, normalise
+
+        data = normalise({} if data is None else data)
+        with translated(f"cannot append to the audit log ({action} {subject})", self._engine):
+            with self._engine.connect() as conn:
+                conn.execution_options(**{WRITE_LOCK: True})
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK_KEY})
+                    last = conn.execute(
+                        sa.select(audit_t.c.seq, audit_t.c.sha256).order_by(audit_t.c.seq.desc()).limit(1)
+                    ).first()
+                    seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.sha256)
+                    entry = {"seq": seq, "at": _now(), "actor": actor, "action": action, "subject": subject,
+                             "data": data, "prev_sha256": prev}
+                    entry["sha256"] = entry_hash(prev, seq, entry["at"], actor, action, subject, data)
+                    conn.execute(audit_t.insert(), entry)
+        return entry
+
+    def iter_audit(self) -> Iterator[dict[str, Any]]:
+        """The audit log's entries in seq order, fetched in batches."""
+        columns = ("seq", "at", "actor", "action", "subject", "data", "prev_sha256", "sha256")
+        query = sa.select(*(audit_t.c[c] for c in columns)).order_by(audit_t.c.seq)
+        with self._connection("cannot read the audit log") as conn:
+            for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
+                yield dict(zip(columns, row, strict=True))

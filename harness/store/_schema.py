@@ -62,3 +62,20 @@ results = sa.Table(
 #: AttemptResult's fields in declaration order: rows selected in this order rebuild
 #: an AttemptResult positionally, the cheapest way to make one.
 RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AttemptResult))
+
+#: The audit log: one row per state change, each hash-chained to the one before it
+#: (see harness.audit). Rows are only ever appended.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("prev_sha256", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.UniqueConstraint("sha256", name="uq_audit_sha256"),
+    sqlite_autoincrement=True,
+)

@@ -49,3 +49,17 @@ def test_observers_see_every_event_and_a_broken_one_is_recorded(tmp_path, refere
     errors = outcome.report["run"]["observer_errors"]
     assert errors and all("observer bug" in e for e in errors)
     assert outcome.report["metrics"]["totals"]["errors"] == 0  # the observer's fault is not the target's
+
+
+def test_a_run_leaves_an_unbroken_audit_trail(tmp_path, reference, registry):
+    from harness.audit import verify_chain
+    from harness.store import Store
+
+    outcome = run(RunRequest(target=str(target_file(tmp_path, reference("safe"))),
+                             suites=[str(overview_suite(tmp_path, 5))], profile=str(pass_rate_profile(tmp_path)),
+                             out=tmp_path / "runs", progress="none"), registry)
+    with Store.open(f"sqlite:///{outcome.run_dir / 'store.db'}") as store:
+        entries = list(store.iter_audit())
+    assert [e["action"] for e in entries] == ["run.requested", "run.started", "run.finished"]
+    assert entries[-1]["data"]["verdict"] == outcome.verdict and entries[0]["actor"].startswith("cli")
+    assert verify_chain(entries) == []
