@@ -4,11 +4,8 @@ when HARNESS_TEST_PG_URL names one (each test in a schema of its own, dropped af
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,38 +16,6 @@ import sqlalchemy as sa
 from harness.audit import GENESIS, entry_hash, verify_chain
 from harness.store import Store
 from harness.store._migrate import HEAD, MIGRATIONS
-
-PG_URL = os.environ.get("HARNESS_TEST_PG_URL")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store/runs.db"
-        return
-    if not PG_URL:
-        pytest.skip("set HARNESS_TEST_PG_URL to a PostgreSQL URL to run the PostgreSQL variant")
-    schema = f"test_audit_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield (
-            sa.make_url(PG_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store.open(db_url) as opened:
-        yield opened
 
 
 def fill(store: Store, n: int = 5) -> list[dict[str, Any]]:
