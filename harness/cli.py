@@ -219,6 +219,74 @@ def serve(ctx: click.Context, name: str, host: str, port: int, policy: str, late
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
+def _server_options(fn: Any) -> Any:
+    """Options shared by ``serve`` and ``worker``; each also reads HARNESS_<NAME>."""
+    for option in reversed([
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Folder of the SQLite store, the keys and rendered reports [env HARNESS_DATA_DIR; "
+                          "default ./platform]."),
+        click.option("--db", "db_url", metavar="URL", help="Store URL, e.g. postgresql://... [env HARNESS_DB_URL; "
+                                                           "default SQLite in the data folder]."),
+        click.option("--broker", "broker_url", metavar="URL",
+                     help="Celery broker, e.g. redis://127.0.0.1:6379/0 [env HARNESS_BROKER_URL]; without one "
+                          "the server runs queued work in its own threads."),
+        click.option("--allow", multiple=True, metavar="CIDR",
+                     help="Address or network targets may be at although not public (repeatable) "
+                          "[env HARNESS_ALLOW, comma-separated]."),
+        click.option("--lease-s", type=click.FloatRange(1), help="Seconds after which a silent worker's shard is "
+                                                                 "taken over [env HARNESS_LEASE_S; default 30]."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _server_config(**options: Any) -> Any:
+    from .server.config import ServerConfig
+
+    allow = options.pop("allow", ()) or None
+    return ServerConfig.from_env(allow=allow, **options)
+
+
+@main.command(name="serve")
+@_server_options
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--workers", "embedded_workers", type=click.IntRange(0, 64),
+              help="Worker threads in the server when there is no broker [env HARNESS_EMBEDDED_WORKERS; default 2].")
+@handles_errors
+def serve_platform(host: str, port: int, **options: Any) -> None:
+    """Serve the certification platform: API (/docs), web pages and, without a broker,
+    the workers. A new data folder gets a first certifier, whose token is written to
+    DATA_DIR/admin-token."""
+    import uvicorn
+
+    from .server.app import create_app
+
+    config = _server_config(**options)
+    click.echo(f"platform on http://{host}:{port} (store {config.store_url.split('@')[-1]}, "
+               f"{'broker ' + config.broker_url.split('@')[-1] if config.broker_url else 'embedded workers'})",
+               err=True)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
+
+
+@main.command(name="worker")
+@_server_options
+@click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Shards this worker does at once (worker processes).")
+@click.option("--name", help="Celery node name (default: celery@HOST).")
+@handles_errors
+def worker_command(concurrency: int, name: str | None, **options: Any) -> None:
+    """A Celery worker for the platform's queue: give the server's --db and --broker
+    (and the same HARNESS_SECRET_KEY or data folder, to decrypt targets' keys)."""
+    from .errors import ConfigError
+    from .server.queue import start_worker
+
+    config = _server_config(**options)
+    if not config.broker_url:
+        raise ConfigError("a worker needs a broker", hint="give --broker redis://HOST:6379/0 (or HARNESS_BROKER_URL)")
+    start_worker(config, concurrency=concurrency, name=name)
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"), show_default=True)
 @click.pass_context

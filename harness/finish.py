@@ -95,7 +95,8 @@ def suites_info(suites: Iterable[Suite], registry: Registry, override: ScorerRef
 def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manifest: dict[str, Any],
            profile: criteria.Profile, suites: list[Suite], suites_info: dict[str, dict[str, Any]], epochs: int,
            stopped: str | None, observer_errors: list[str], run_fields: dict[str, Any] | None = None,
-           formats: list[str] | None = None, signing_key: Any = None) -> tuple[str, dict[str, Any], list[Path]]:
+           formats: list[str] | None = None, signing_key: Any = None,
+           who: str | None = None) -> tuple[str, dict[str, Any], list[Path]]:
     """Metrics -> verdict -> report -> signature -> run_finished hook -> render -> store:
     the end of every run, as ``harness.session.run`` does it. Returns (verdict, report,
     paths).
@@ -103,7 +104,8 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
     ``stopped`` is the stop reason of a run that ended early (None otherwise);
     ``run_fields`` go into the report's ``run`` object after ``observer_errors``
     (``decided_early``, ``derived_from``). ``observer_errors`` is the run's live list:
-    failures of the run_finished hook land in it, and so in the report."""
+    failures of the run_finished hook land in it, and so in the report. ``who`` names
+    the actor in the audit log (default: the local user, :func:`actor`)."""
     doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(stopped))
     verdict, results, reason = criteria.evaluate(profile, doc, stopped_early=stopped)
     status = "aborted" if stopped else "finished"
@@ -121,6 +123,6 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = reports.render(report, run_dir, registry, formats)
     store.set_status(run_id, status, stop_reason=stopped, verdict=verdict, report=report, finished=True)
-    store.append_audit(actor(), f"run.{status}", run_id, {"verdict": verdict, "reason": reason,
+    store.append_audit(who or actor(), f"run.{status}", run_id, {"verdict": verdict, "reason": reason,
                                                            "report_signed": "signature" in report})
     return verdict, report, paths

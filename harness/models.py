@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,16 @@ class Target:
     connector: str
     settings: Mapping[str, Any]
     path: Path | None = None
+    #: values of environment variables named in the settings (``api_key_env``) that the
+    #: caller supplies itself: the service decrypts a target's key into this, per run,
+    #: instead of putting it in the process environment that every run shares. Never
+    #: part of the fingerprint, the manifest or the repr.
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def secret(self, name: str) -> str | None:
+        """The value of environment variable ``name`` for this target: from
+        :attr:`secrets` when given there, else from the process environment."""
+        return self.secrets.get(name) or os.environ.get(name)
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the target in a manifest: never a secret, only the name of

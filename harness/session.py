@@ -12,6 +12,7 @@ import random
 import secrets
 import sys
 import time
+import zlib
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -85,15 +86,15 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: Registry,
+def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, registry: Registry,
             concurrency: int | None = None, seed: int = 0) -> Plan:
     """Load and check everything a run needs; raise a ``HarnessError`` naming the file
-    and line of the first bad input."""
+    and line of the first bad input. The target is a file's path or a checked Target."""
     if not suite_ids:
         raise ConfigError("no suite given", hint="add --suite ID_OR_PATH (see `harness list suites`)")
-    target = load_target(Path(target_path), registry)
+    target = target_path if isinstance(target_path, Target) else load_target(Path(target_path), registry)
     if concurrency:
-        target = Target(target.name, target.connector, {**target.settings, "concurrency": concurrency}, target.path)
+        target = replace(target, settings={**target.settings, "concurrency": concurrency})
     suites = [expand(resolve_suite(s, registry), registry, seed) for s in suite_ids]
     ids = [s.id for s in suites]
     if len(set(ids)) != len(ids):
@@ -109,14 +110,24 @@ def prepare(target_path: str, suite_ids: list[str], profile_id: str, registry: R
     return Plan(target, suites, profile, scorers, versions)
 
 
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    """Whether the attempt ``key`` belongs to shard ``(index, count)``: a stable hash of
+    the key, so every worker splits a run the same way."""
+    return shard is None or zlib.crc32(key.encode()) % shard[1] == shard[0]
+
+
 def work(plan: Plan, epochs: int, done: set[str], *, shuffle_seed: int | None = None,
-         skip: Container[str] = ()) -> tuple[Iterator[WorkItem], int]:
+         skip: Container[str] = (), shard: tuple[int, int] | None = None) -> tuple[Iterator[WorkItem], int]:
     """The attempts still to make, lazily, and how many there are. The key of an
     attempt is stable: suite, case id and epoch. With ``shuffle_seed`` each suite's
     cases go in a seeded random order (a fair sample at every point, for
-    ``--stop-when-decided``); cases of a suite in ``skip`` (a live set) are not sent."""
-    total = sum(1 for e in range(epochs) for s in plan.suites for c in s.cases
-                if f"{s.id}/{c.id}/{e}" not in done) if done else epochs * sum(len(s.cases) for s in plan.suites)
+    ``--stop-when-decided``); cases of a suite in ``skip`` (a live set) are not sent;
+    with ``shard`` only the attempts of that shard (see :func:`in_shard`)."""
+    if done or shard:
+        total = sum(1 for e in range(epochs) for s in plan.suites for c in s.cases
+                    if f"{s.id}/{c.id}/{e}" not in done and in_shard(f"{s.id}/{c.id}/{e}", shard))
+    else:
+        total = epochs * sum(len(s.cases) for s in plan.suites)
     orders = {s.id: list(s.cases) for s in plan.suites}
     if shuffle_seed is not None:
         for suite_id, cases in orders.items():
@@ -129,7 +140,7 @@ def work(plan: Plan, epochs: int, done: set[str], *, shuffle_seed: int | None = 
                     if suite.id in skip:
                         break
                     key = f"{suite.id}/{case.id}/{epoch}"
-                    if key not in done:
+                    if key not in done and (shard is None or in_shard(key, shard)):
                         yield key, case, epoch, plan.scorers[scorer_key(case.scorer)]
 
     return items(), total

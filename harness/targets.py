@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.utils
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,10 +42,19 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def load_target(path: Path, registry: Registry) -> Target:
+def load_target(path: Path, registry: Registry, secrets: Mapping[str, str] | None = None) -> Target:
     """Read and check a target file: the common keys, then the connector's own settings
-    against its schema. Unknown keys are errors, so a typo never goes unnoticed."""
+    against its schema. Unknown keys are errors, so a typo never goes unnoticed.
+    ``secrets`` supplies the values of environment variables the file names (see
+    :attr:`Target.secrets`)."""
     text = read_text(path, ConfigError)
+    return parse_target(text, path, registry, secrets)
+
+
+def parse_target(text: str, path: Path, registry: Registry, secrets: Mapping[str, str] | None = None) -> Target:
+    """Check the target document ``text`` (YAML or JSON) as :func:`load_target` does;
+    ``path`` names it in errors and in the manifest."""
+    secrets = dict(secrets or {})
     data = parse(path, text, ConfigError)
     problems = problems_of(path, text, data, "target")
     if not isinstance(data, dict) or not isinstance(data.get("connector"), str):
@@ -78,13 +87,13 @@ def load_target(path: Path, registry: Registry) -> Target:
                           hint="`harness list connectors` shows each connector's settings")
     settings = {**DEFAULTS, **{k: v for k, v in data.items() if k not in ("name", "connector")}}
     env = settings.get("api_key_env")
-    if env and not os.environ.get(env):
+    if env and not (secrets.get(env) or os.environ.get(env)):
         line = locate(text, ["api_key_env"])
         raise ConfigError(
             f"{path}:{line[0] if line else '?'}: the environment variable {env} (named by api_key_env) is not set",
             hint=f"export {env}=... before the run; the key is read from there and never written anywhere",
         )
-    return Target(name=data["name"], connector=data["connector"], settings=settings, path=path)
+    return Target(name=data["name"], connector=data["connector"], settings=settings, path=path, secrets=secrets)
 
 
 def make_client(target: Target, policy: AddressPolicy | None = None) -> httpx.AsyncClient:

@@ -76,11 +76,12 @@ PYTHON_SCHEMA = {
 }
 
 
-def _auth_headers(settings: dict[str, Any], header: str = "Authorization") -> dict[str, str]:
+def _auth_headers(target: Any, header: str = "Authorization") -> dict[str, str]:
+    settings = target.settings
     headers = dict(settings.get("headers") or {})
     env = settings.get("api_key_env")
     if env:
-        key = os.environ.get(env)
+        key = target.secret(env)
         if not key:
             raise ConfigError(f"the environment variable {env} (api_key_env) is not set",
                               hint=f"export {env}=... before the run")
@@ -165,7 +166,7 @@ class OpenAIChat:
         self.client = client
         # parsed once: httpx would parse and merge a string URL on every request
         self.url = httpx.URL(s["base_url"].rstrip("/") + s.get("path", "/chat/completions"))
-        self.headers = _auth_headers(s)
+        self.headers = _auth_headers(target)
         self.system = s.get("system_prompt")
         self.send_seed = s.get("send_seed", True)
         self.extra = {k: s[k] for k in ("temperature", "max_tokens", "stream") if k in s}
@@ -230,7 +231,7 @@ class HttpJson:
         self.client = client
         self.url = httpx.URL(s["url"])
         self.method = s.get("method", "POST")
-        self.headers = _auth_headers(s, s.get("auth_header", "Authorization"))
+        self.headers = _auth_headers(target, s.get("auth_header", "Authorization"))
         self.body = s.get("body", {"prompt": "{prompt}"})
         self.path = s["response_path"].split(".")
 

@@ -79,3 +79,123 @@ audit = sa.Table(
     sa.UniqueConstraint("sha256", name="uq_audit_sha256"),
     sqlite_autoincrement=True,
 )
+
+# -- the certification platform (harness serve) ----------------------------------------
+# Times here are epoch seconds (float): leases and expiry are compared as numbers.
+
+#: Organisations: the sandbox's own (certifiers) and applicant companies.
+orgs = sa.Table(
+    "orgs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("name", name="uq_orgs_name"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text, sa.ForeignKey("orgs.id", name="fk_users_org"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.CheckConstraint("role IN ('certifier', 'applicant')", name="ck_users_role"),
+)
+
+#: API tokens: only the sha256 of each is kept; the token is shown once.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id", name="fk_tokens_user"), nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+    sa.UniqueConstraint("sha256", name="uq_tokens_sha256"),
+)
+
+#: Targets registered by applicants; the API key is encrypted with the server's key.
+targets = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text, sa.ForeignKey("orgs.id", name="fk_targets_org"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("connector", sa.Text, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("secret", sa.LargeBinary),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("deleted_at", sa.Float),
+)
+
+#: Suites and profiles uploaded by certifiers, immutable, addressed by their sha256.
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("sha256", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("doc_id", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.CheckConstraint("kind IN ('suite', 'profile')", name="ck_documents_kind"),
+    sa.Index("ix_documents_kind_id", "kind", "doc_id", "created_at"),
+)
+
+#: A run asked for through the service: who asked, for which target, and where the
+#: queue is with it. The run itself (manifest, results, report) is in runs/results.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", name="fk_jobs_run", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("org_id", sa.Text, sa.ForeignKey("orgs.id", name="fk_jobs_org"), nullable=False),
+    sa.Column("target_id", sa.Text, sa.ForeignKey("targets.id", name="fk_jobs_target"), nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("shards", sa.Integer, nullable=False),
+    sa.Column("finisher", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("decision", sa.Text),
+    sa.Column("decision_note", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.CheckConstraint("state IN ('queued', 'running', 'finished', 'cancelled', 'failed')", name="ck_jobs_state"),
+    sa.Index("ix_jobs_org", "org_id", "created_at"),
+    sa.Index("ix_jobs_state", "state"),
+)
+
+#: The shards of a job: each a share of its attempts, leased by one worker at a time.
+shards = sa.Table(
+    "shards",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("jobs.run_id", name="fk_shards_job", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text),
+    sa.Column("heartbeat", sa.Float),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("run_id", "idx", name="pk_shards"),
+    sa.CheckConstraint("state IN ('queued', 'running', 'sent', 'done')", name="ck_shards_state"),
+)
+
+#: Certificates issued for PASS runs, signed; revocation is a stamp, never a delete.
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", name="fk_certificates_run"), nullable=False),
+    sa.Column("org_id", sa.Text, sa.ForeignKey("orgs.id", name="fk_certificates_org"), nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("issued_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("revoked_reason", sa.Text),
+)

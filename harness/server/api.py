@@ -1,0 +1,635 @@
+"""The HTTP API, ``/api/v1``: documented by its OpenAPI at ``/docs``.
+
+Every route takes the caller from a bearer token (or the pages' cookie) and passes it
+down to :mod:`.repo`, which scopes every read to the caller's organisation unless the
+caller is a certifier. Handlers are plain functions: FastAPI runs them in its thread
+pool, where the store's blocking calls belong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness import audit as audit_chain
+from harness.errors import ConfigError, HarnessError, SuiteError
+from harness.netguard import check_url
+
+from . import certificates, jobs
+from .repo import FINAL_STATES, Caller, Conflict, Forbidden, NotFound
+from .service import KEY_ENV, Service
+
+TOKEN_COOKIE = "harness_token"
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Error(BaseModel):
+    error: str
+    hint: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Error, "description": why} for code, why in (
+        (400, "bad input: the message names what and the hint the fix"),
+        (401, "no token, or a token that is unknown or revoked"),
+        (403, "the caller's role may not do this"),
+        (404, "no such thing, or not the caller's to see"),
+        (409, "the request clashes with the state of what it names"),
+        (413, "the request body is too large"),
+        (422, "the request does not match its schema"),
+        (429, "too many requests for this token: see Retry-After"),
+    )
+}
+
+
+class Org(BaseModel):
+    id: str
+    name: str
+    created_at: float
+
+
+class OrgIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class User(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    role: Literal["certifier", "applicant"]
+    created_at: float
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    role: Literal["certifier", "applicant"]
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[str, Field(max_length=200)] = ""
+
+
+class Token(BaseModel):
+    id: str
+    user_id: str
+    label: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+class TokenCreated(Token):
+    token: str = Field(description="the token itself: shown this once, stored only as a hash")
+
+
+class Me(BaseModel):
+    user: User
+    org: Org
+    token_id: str
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    connector: Annotated[str, Field(min_length=1, max_length=64)]
+    settings: dict[str, Any] = Field(default_factory=dict,
+                                     description="the connector's settings, as in a target file (base_url, model, ...)")
+    api_key: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        default=None, description="the endpoint's API key: encrypted at rest, never returned")
+    org_id: Id | None = Field(default=None, description="certifiers only: the organisation the target belongs to")
+
+
+class TargetOut(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    connector: str
+    settings: dict[str, Any]
+    has_api_key: bool
+    created_at: float
+
+
+class Document(BaseModel):
+    id: str
+    kind: Literal["suite", "profile"]
+    version: str
+    sha256: str
+    source: Literal["shipped", "uploaded"]
+    title: str | None = None
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, Field(min_length=1, description="the suite or profile as YAML")]
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target_id: Id
+    suites: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=50)]
+    profile: Annotated[str, Field(min_length=1, max_length=200)]
+    seed: Annotated[int, Field(ge=0, le=2**53 - 1)] = 0
+    epochs: Annotated[int, Field(ge=1, le=100)] = 1
+    shards: Annotated[int, Field(ge=1, le=64)] = 1
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+
+
+class Run(BaseModel):
+    id: str
+    org_id: str
+    target_id: str
+    requested_by: str
+    state: Literal["queued", "running", "finished", "cancelled", "failed"]
+    run_status: str
+    verdict: str | None = None
+    total: int
+    done: int
+    errors: int
+    shards: int
+    error: str | None = None
+    decision: str | None = None
+    decision_note: str | None = None
+    created_at: float
+    updated_at: float
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approved", "rejected"]
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class CertificateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: Id
+    valid_days: Annotated[int, Field(ge=1, le=certificates.MAX_DAYS)] = 365
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Certificate(BaseModel):
+    id: str
+    run_id: str
+    org_id: str
+    issued_at: float
+    expires_at: float
+    revoked_at: float | None = None
+    revoked_reason: str | None = None
+    document: dict[str, Any]
+
+
+class CertificateStatus(BaseModel):
+    id: str
+    status: Literal["valid", "expired", "revoked", "invalid"]
+    signature_valid: bool
+    problems: list[str]
+    revoked_at: str | None = None
+    revoked_reason: str | None = None
+    certificate: dict[str, Any]
+
+
+class AuditEntry(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    data: Any = None
+    prev_sha256: str
+    sha256: str
+
+
+class AuditCheck(BaseModel):
+    intact: bool
+    entries: int
+    problems: list[str]
+    head_sha256: str | None = None
+
+
+# -- dependencies -----------------------------------------------------------------------
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def caller(request: Request) -> Caller:
+    """The caller of a token in ``Authorization: Bearer`` or the pages' cookie; 401
+    otherwise; 429 when the token is over its rate."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, "")
+    who = request.app.state.service.platform.authenticate(token) if token else None
+    if who is None:
+        raise HTTPException(401, "a valid API token is needed (Authorization: Bearer TOKEN)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    wait = request.app.state.limiter.take(who.token_id)
+    if wait:
+        raise HTTPException(429, f"too many requests for this token: try again in {wait:.1f} s",
+                            headers={"Retry-After": str(max(1, round(wait)))})
+    return who
+
+
+def certifier(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    if not who.certifier:
+        raise Forbidden("only a certifier may do this")
+    return who
+
+
+Svc = Annotated[Service, Depends(service)]
+Who = Annotated[Caller, Depends(caller)]
+Certifier = Annotated[Caller, Depends(certifier)]
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+# -- who am I, organisations, users, tokens -------------------------------------------------
+
+
+@router.get("/me", response_model=Me, tags=["identity"])
+def me(svc: Svc, who: Who) -> dict[str, Any]:
+    """The caller: user, organisation and the token in use."""
+    return {"user": svc.platform.get_user(who.user_id), "org": svc.platform.get_org(who.org_id),
+            "token_id": who.token_id}
+
+
+@router.get("/orgs", response_model=list[Org], tags=["identity"])
+def list_orgs(svc: Svc, who: Who) -> list[dict[str, Any]]:
+    """Organisations: all of them for a certifier, the caller's own otherwise."""
+    return svc.platform.list_orgs(who)
+
+
+@router.post("/orgs", response_model=Org, status_code=201, tags=["identity"])
+def create_org(body: OrgIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Register an applicant organisation (certifiers)."""
+    row = svc.platform.create_org(body.name)
+    svc.store.append_audit(who.actor, "org.created", row["id"], {"name": body.name})
+    return row
+
+
+@router.get("/orgs/{org_id}/users", response_model=list[User], tags=["identity"])
+def list_users(org_id: Id, svc: Svc, who: Who) -> list[dict[str, Any]]:
+    svc.platform.get_org(org_id, who)
+    return svc.platform.list_users(who, org_id)
+
+
+@router.post("/orgs/{org_id}/users", response_model=User, status_code=201, tags=["identity"])
+def create_user(org_id: Id, body: UserIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Add a user to an organisation (certifiers)."""
+    row = svc.platform.create_user(org_id, body.name, body.role)
+    svc.store.append_audit(who.actor, "user.created", row["id"], {"org": org_id, "role": body.role})
+    return row
+
+
+@router.get("/users/{user_id}/tokens", response_model=list[Token], tags=["identity"])
+def list_tokens(user_id: Id, svc: Svc, who: Who) -> list[dict[str, Any]]:
+    """A user's tokens, without the tokens themselves: the caller's own, or any (certifiers)."""
+    _own_or_certifier(svc, who, user_id)
+    return svc.platform.list_tokens(user_id)
+
+
+@router.post("/users/{user_id}/tokens", response_model=TokenCreated, status_code=201, tags=["identity"])
+def create_token(user_id: Id, body: TokenIn, svc: Svc, who: Who) -> dict[str, Any]:
+    """A new API token for the caller or (certifiers) any user; the token is in this
+    answer only."""
+    _own_or_certifier(svc, who, user_id)
+    row, token = svc.platform.create_token(user_id, body.label)
+    svc.store.append_audit(who.actor, "token.created", row["id"], {"user": user_id})
+    return {**row, "token": token}
+
+
+@router.delete("/tokens/{token_id}", response_model=Token, tags=["identity"])
+def revoke_token(token_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
+    """Revoke a token at once: the caller's own, or any (certifiers)."""
+    row = svc.platform.revoke_token(token_id, who)
+    svc.store.append_audit(who.actor, "token.revoked", token_id, {"user": row["user_id"]})
+    return row
+
+
+def _own_or_certifier(svc: Service, who: Caller, user_id: str) -> None:
+    if user_id != who.user_id:
+        if not who.certifier:
+            raise NotFound(f"no user {user_id}")
+        svc.platform.get_user(user_id)
+
+
+# -- targets -----------------------------------------------------------------------------
+
+_CREDENTIAL_HEADER = re.compile(r"authorization|cookie|token|key|secret|password", re.I)
+
+
+def _target_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: row[k] for k in ("id", "org_id", "name", "connector", "settings", "created_at")},
+            "has_api_key": row["secret"] is not None}
+
+
+def _check_address(svc: Service, settings: dict[str, Any]) -> None:
+    url = settings.get("base_url") or settings.get("url")
+    if isinstance(url, str):
+        asyncio.run(check_url(url, svc.policy))
+
+
+@router.get("/targets", response_model=list[TargetOut], tags=["targets"])
+def list_targets(svc: Svc, who: Who) -> list[dict[str, Any]]:
+    return [_target_out(r) for r in svc.platform.list_targets(who)]
+
+
+@router.post("/targets", response_model=TargetOut, status_code=201, tags=["targets"])
+def create_target(body: TargetIn, svc: Svc, who: Who) -> dict[str, Any]:
+    """Register a target. Its settings are checked as a target file's are, its address
+    against the service's address policy; its API key is encrypted at rest and never
+    shown again."""
+    org_id = who.org_id
+    if body.org_id and body.org_id != who.org_id:
+        if not who.certifier:
+            raise NotFound(f"no organisation {body.org_id}")
+        org_id = svc.platform.get_org(body.org_id)["id"]
+    settings = dict(body.settings)
+    for reserved in ("name", "connector"):
+        if reserved in settings:
+            raise ConfigError(f"settings.{reserved} is given outside settings", hint=f"remove settings.{reserved}")
+    if "api_key_env" in settings:
+        raise ConfigError("settings.api_key_env is not used by the service",
+                          hint="give the key itself in api_key: it is encrypted at rest")
+    for header in settings.get("headers") or {}:
+        if _CREDENTIAL_HEADER.search(str(header)):
+            raise ConfigError(f"settings.headers.{header} looks like a credential, which would be stored in clear",
+                              hint="give the key in api_key (and auth_header for http-json) instead")
+    if body.api_key:
+        settings["api_key_env"] = KEY_ENV
+    svc.check_target(body.name, body.connector, settings, body.api_key)
+    _check_address(svc, settings)
+    row = svc.platform.create_target(org_id, body.name, body.connector, settings,
+                                     svc.vault.encrypt(body.api_key) if body.api_key else None)
+    svc.store.append_audit(who.actor, "target.registered", row["id"], {"org": org_id, "name": body.name,
+                                                                       "connector": body.connector})
+    return _target_out(row)
+
+
+@router.get("/targets/{target_id}", response_model=TargetOut, tags=["targets"])
+def get_target(target_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
+    return _target_out(svc.platform.get_target(target_id, who))
+
+
+@router.delete("/targets/{target_id}", status_code=204, tags=["targets"])
+def delete_target(target_id: Id, svc: Svc, who: Who) -> Response:
+    """Delete a target and forget its key; its runs stay."""
+    svc.platform.delete_target(target_id, who)
+    svc.store.append_audit(who.actor, "target.deleted", target_id, {})
+    return Response(status_code=204)
+
+
+# -- suites and profiles -------------------------------------------------------------------
+
+
+def _documents(svc: Service, kind: str) -> list[dict[str, Any]]:
+    uploaded = {r["doc_id"]: {"id": r["doc_id"], "kind": kind, "version": r["version"], "sha256": r["sha256"],
+                              "source": "uploaded"} for r in svc.platform.list_documents(kind)}
+    shipped = [{"id": i, "kind": kind, "version": str(row.get("version", "")), "sha256": row.get("sha256", ""),
+                "source": "shipped", "title": row.get("title")}
+               for i, row in sorted(svc.shipped(kind).items()) if i not in uploaded]
+    return shipped + sorted(uploaded.values(), key=lambda d: d["id"])
+
+
+def _upload(svc: Service, who: Caller, kind: str, text: str) -> dict[str, Any]:
+    from harness.criteria import load_profile
+    from harness.suite import load_suite
+
+    if len(text.encode()) > svc.config.max_document_bytes:
+        raise HarnessError(f"the {kind} is larger than {svc.config.max_document_bytes} bytes",
+                           hint="split it, or ask the operator to raise HARNESS_MAX_DOCUMENT_BYTES")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise (SuiteError if kind == "suite" else ConfigError)(f"the {kind} is not YAML: {exc}",
+                                                               hint="check the YAML syntax") from exc
+    if kind == "suite" and isinstance(data, dict) and "source" in data:
+        raise SuiteError("an uploaded suite cannot name a question bank file (source:)",
+                         hint="put the cases inline under cases:")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload.{kind}.yaml"
+        path.write_text(text, encoding="utf-8")
+        doc = load_suite(path) if kind == "suite" else load_profile(path)
+    if doc.id in svc.shipped(kind):
+        raise Conflict(f"{kind} {doc.id!r} is shipped with the harness", hint="give the upload another id")
+    row, new = svc.platform.add_document(kind, doc.id, str(doc.version), text, doc.sha256, who.actor)
+    if new:
+        svc.store.append_audit(who.actor, f"{kind}.changed", doc.id, {"version": str(doc.version),
+                                                                     "sha256": doc.sha256})
+    return {"id": doc.id, "kind": kind, "version": str(doc.version), "sha256": row["sha256"], "source": "uploaded"}
+
+
+@router.get("/suites", response_model=list[Document], tags=["suites and profiles"])
+def list_suites(svc: Svc, who: Who) -> list[dict[str, Any]]:
+    return _documents(svc, "suite")
+
+
+@router.post("/suites", response_model=Document, status_code=201, tags=["suites and profiles"])
+def upload_suite(body: DocumentIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Upload a suite (certifiers): checked like a suite file; a new upload with an
+    existing id is that suite's new version for runs asked for from now on."""
+    return _upload(svc, who, "suite", body.text)
+
+
+@router.get("/profiles", response_model=list[Document], tags=["suites and profiles"])
+def list_profiles(svc: Svc, who: Who) -> list[dict[str, Any]]:
+    return _documents(svc, "profile")
+
+
+@router.post("/profiles", response_model=Document, status_code=201, tags=["suites and profiles"])
+def upload_profile(body: DocumentIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Upload a profile of criteria (certifiers); the change is in the audit log."""
+    return _upload(svc, who, "profile", body.text)
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def _run_out(svc: Service, job: dict[str, Any]) -> dict[str, Any]:
+    record = svc.store.get_run(job["run_id"]) if "verdict" not in job else None
+    progress = svc.platform.progress(job["run_id"])
+    return {"id": job["run_id"], **{k: job[k] for k in (
+        "org_id", "target_id", "requested_by", "state", "total", "shards", "error", "decision", "decision_note",
+        "created_at", "updated_at")},
+        "run_status": job.get("run_status") or (record.status if record else "created"),
+        "verdict": job["verdict"] if "verdict" in job else (record.verdict if record else None), **progress}
+
+
+@router.get("/runs", response_model=list[Run], tags=["runs"])
+def list_runs(svc: Svc, who: Who, state: Literal["queued", "running", "finished", "cancelled", "failed"] | None = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """Runs, newest first: every organisation's for a certifier, the caller's own otherwise."""
+    return [_run_out(svc, j) for j in svc.platform.list_jobs(who, states=(state,) if state else None, limit=limit)]
+
+
+@router.post("/runs", response_model=Run, status_code=202, tags=["runs"])
+def request_run(body: RunIn, request: Request, svc: Svc, who: Who) -> dict[str, Any]:
+    """Ask for a run: everything is checked now, the run is queued and a worker does it.
+    Watch it at ``/runs/{id}`` or ``/runs/{id}/events``."""
+    job = jobs.request_run(svc, who, jobs.RunAsk(**body.model_dump()))
+    request.app.state.queue.enqueue(job["run_id"], job["shards"])
+    return _run_out(svc, job)
+
+
+@router.get("/runs/{run_id}", response_model=Run, tags=["runs"])
+def get_run(run_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
+    return _run_out(svc, svc.platform.get_job(run_id, who))
+
+
+@router.post("/runs/{run_id}/cancel", response_model=Run, tags=["runs"])
+def cancel_run(run_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
+    """Cancel a queued or running run; what it stored stays."""
+    return _run_out(svc, jobs.cancel(svc, who, run_id))
+
+
+@router.get("/runs/{run_id}/events", tags=["runs"],
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "server-sent events: `progress` with the run as JSON, then `end`"}})
+async def run_events(run_id: Id, request: Request, svc: Svc, who: Who) -> StreamingResponse:
+    """Live progress as server-sent events until the run ends."""
+    await run_in_threadpool(svc.platform.get_job, run_id, who)
+
+    async def events() -> Any:
+        last = None
+        while True:
+            job = await run_in_threadpool(svc.platform.get_job, run_id)
+            doc = await run_in_threadpool(_run_out, svc, job)
+            text = json.dumps(doc)
+            if text != last:
+                yield f"event: progress\ndata: {text}\n\n"
+                last = text
+            if job["state"] in FINAL_STATES or await request.is_disconnected():
+                yield f"event: end\ndata: {json.dumps({'state': job['state']})}\n\n"
+                return
+            await asyncio.sleep(request.app.state.sse_interval_s)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+REPORT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8",
+                "md": "text/markdown; charset=utf-8", "junit": "application/xml"}
+
+
+@router.get("/runs/{run_id}/report", tags=["runs"],
+            responses={200: {"content": {t.split(";")[0]: {"schema": {"type": "object"} if f == "json"
+                                                                     else {"type": "string"}}
+                                         for f, t in REPORT_TYPES.items()},
+                             "description": "the report; as JSON, the signed document of record"}})
+def get_report(run_id: Id, svc: Svc, who: Who,
+               format: Literal["json", "html", "md", "junit"] = "json") -> Response:  # noqa: A002
+    """The run's report in one format; ``json`` is the signed report of record."""
+    from harness.report import render
+
+    svc.platform.get_job(run_id, who)
+    record = svc.store.get_run(run_id)
+    if record is None or record.report is None:
+        raise Conflict(f"run {run_id} has no report yet", hint="wait until its state is finished")
+    if format == "json":
+        return Response(json.dumps(record.report, ensure_ascii=False, indent=1), media_type=REPORT_TYPES["json"])
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = render(record.report, Path(tmp), svc.registry, [format])
+        body = paths[0].read_bytes()
+    return Response(body, media_type=REPORT_TYPES[format])
+
+
+@router.post("/runs/{run_id}/decision", response_model=Run, tags=["runs"])
+def decide(run_id: Id, body: DecisionIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """A certifier's decision on a finished run, with a note; recorded in the audit log."""
+    job = svc.platform.get_job(run_id, who)
+    if job["state"] != "finished":
+        raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be decided")
+    svc.platform.set_job(run_id, decision=body.decision, decision_note=body.note)
+    svc.store.append_audit(who.actor, "run.decision", run_id, {"decision": body.decision, "note": body.note})
+    return _run_out(svc, svc.platform.get_job(run_id, who))
+
+
+@router.get("/queue", response_model=list[Run], tags=["runs"])
+def queue(svc: Svc, who: Certifier) -> list[dict[str, Any]]:
+    """Queued and running runs of every organisation, oldest first (certifiers)."""
+    rows = svc.platform.list_jobs(who, states=("queued", "running"), limit=500)
+    return [_run_out(svc, j) for j in reversed(rows)]
+
+
+# -- certificates ------------------------------------------------------------------------------
+
+
+@router.get("/certificates", response_model=list[Certificate], tags=["certificates"])
+def list_certificates(svc: Svc, who: Who) -> list[dict[str, Any]]:
+    return svc.platform.list_certificates(who)
+
+
+@router.post("/certificates", response_model=Certificate, status_code=201, tags=["certificates"])
+def issue_certificate(body: CertificateIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Issue a signed certificate for a finished PASS run (certifiers)."""
+    return certificates.issue(svc, who, body.run_id, body.valid_days)
+
+
+@router.get("/certificates/{cert_id}", response_model=Certificate, tags=["certificates"])
+def get_certificate(cert_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
+    return svc.platform.get_certificate(cert_id, who)
+
+
+@router.post("/certificates/{cert_id}/revoke", response_model=Certificate, tags=["certificates"])
+def revoke_certificate(cert_id: Id, body: RevokeIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    return certificates.revoke(svc, who, cert_id, body.reason)
+
+
+public = APIRouter(prefix="/api/v1/public", tags=["public"], responses={404: ERRORS[404], 429: ERRORS[429]})
+
+
+@public.get("/certificates/{cert_id}", response_model=CertificateStatus)
+def verify_certificate(cert_id: Id, svc: Svc) -> dict[str, Any]:
+    """Anyone may check a certificate by its id: valid, expired, revoked or invalid."""
+    return certificates.status(svc, svc.platform.get_certificate(cert_id))
+
+
+@public.get("/signing-key", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "the Ed25519 public key (PEM) that signs reports and certificates"}})
+def signing_key(svc: Svc) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return svc.signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+@router.get("/audit", response_model=list[AuditEntry], tags=["audit"])
+def audit_log(svc: Svc, who: Certifier, after: Annotated[int, Query(ge=0)] = 0,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
+    """Audit entries after ``after`` (a seq), oldest first (certifiers)."""
+    out = []
+    for entry in svc.store.iter_audit():
+        if entry["seq"] > after:
+            out.append(entry)
+            if len(out) >= limit:
+                break
+    return out
+
+
+@router.get("/audit/verify", response_model=AuditCheck, tags=["audit"])
+def audit_verify(svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Check the hash chain of the whole audit log (certifiers)."""
+    entries = list(svc.store.iter_audit())
+    problems = audit_chain.verify_chain(entries)
+    return {"intact": not problems, "entries": len(entries), "problems": problems,
+            "head_sha256": entries[-1]["sha256"] if entries else None}

@@ -1,0 +1,94 @@
+"""Certificates: a certifier's signed statement that a target passed a profile's
+criteria in a given run, valid until it expires or is revoked.
+
+The certificate is a JSON document signed like a report (Ed25519 over its RFC 8785
+canonical form, :mod:`harness.signing`); it names the report it rests on by the sha256
+of that report's canonical form, so the two cannot be separated. Revocation is kept
+beside the document (the signed text never changes); the public verification endpoint
+says valid, expired or revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from harness import signing
+from harness.errors import ConfigError
+
+from .repo import Caller, Conflict
+from .service import Service
+from .vault import new_id
+
+MAX_DAYS = 3 * 365
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[str, Any]:
+    """Issue a certificate for a finished PASS run whose report is signed."""
+    if not 1 <= valid_days <= MAX_DAYS:
+        raise ConfigError(f"valid_days must be between 1 and {MAX_DAYS}", hint="give a shorter validity")
+    job = svc.platform.get_job(run_id, caller)
+    record = svc.store.get_run(run_id)
+    if job["state"] != "finished" or record is None or record.verdict != "PASS" or not record.report:
+        raise Conflict(f"run {run_id} did not pass (state {job['state']}, verdict {record.verdict if record else None})",
+                       hint="a certificate is issued only for a finished run with the verdict PASS")
+    if job["decision"] == "rejected":
+        raise Conflict(f"run {run_id} was rejected by a certifier", hint="a rejected run gets no certificate")
+    org = svc.platform.get_org(job["org_id"])
+    report = record.report
+    manifest = report["manifest"]
+    now = time.time()
+    expires = now + valid_days * 86400
+    cert_id = new_id("cert")
+    doc = {
+        "type": "harness-certificate",
+        "id": cert_id,
+        "run_id": run_id,
+        "organisation": {"id": org["id"], "name": org["name"]},
+        "target": manifest["target"],
+        "profile": manifest["profile"],
+        "suites": [{k: s[k] for k in ("id", "version", "sha256")} for s in manifest["suites"]],
+        "verdict": record.verdict,
+        "report_sha256": hashlib.sha256(signing.canonical_json(report)).hexdigest(),
+        "issued_at": _iso(now),
+        "expires_at": _iso(expires),
+        "issued_by": caller.actor,
+    }
+    signed = signing.sign(doc, svc.signing_key)
+    svc.platform.add_certificate({"id": cert_id, "run_id": run_id, "org_id": job["org_id"], "document": signed,
+                                  "issued_at": now, "expires_at": expires, "revoked_at": None,
+                                  "revoked_reason": None})
+    svc.store.append_audit(caller.actor, "certificate.issued", cert_id,
+                           {"run": run_id, "org": job["org_id"], "expires_at": doc["expires_at"]})
+    return svc.platform.get_certificate(cert_id)
+
+
+def revoke(svc: Service, caller: Caller, cert_id: str, reason: str) -> dict[str, Any]:
+    svc.platform.get_certificate(cert_id, caller)
+    if not svc.platform.revoke_certificate(cert_id, reason):
+        raise Conflict(f"certificate {cert_id} is already revoked")
+    svc.store.append_audit(caller.actor, "certificate.revoked", cert_id, {"reason": reason})
+    return svc.platform.get_certificate(cert_id)
+
+
+def status(svc: Service, row: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may learn of a certificate: its document, whether its signature
+    holds under this service's key, and whether it is valid, expired or revoked."""
+    problems = signing._check_signature(row["document"], svc.signing_key.public_key())  # noqa: SLF001
+    if problems:
+        state = "invalid"
+    elif row["revoked_at"] is not None:
+        state = "revoked"
+    elif row["expires_at"] < time.time():
+        state = "expired"
+    else:
+        state = "valid"
+    return {"id": row["id"], "status": state, "signature_valid": not problems, "problems": problems,
+            "revoked_at": _iso(row["revoked_at"]) if row["revoked_at"] else None,
+            "revoked_reason": row["revoked_reason"], "certificate": row["document"]}

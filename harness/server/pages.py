@@ -1,0 +1,5 @@
+"""The web pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

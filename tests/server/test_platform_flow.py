@@ -1,0 +1,65 @@
+"""The platform end to end on loopback: an applicant registers a target and asks for a
+run, a worker does it, a certifier decides and issues a certificate, anyone verifies
+it, and every step is in the audit log."""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from harness import signing
+
+
+def test_applicant_run_to_certificate(platform, chat_target):
+    applicant, org = platform.applicant()
+    target = chat_target(applicant, "safe")
+    assert target["org_id"] == org["id"] and target["has_api_key"] is False
+    run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter",
+                                                     "suites": ["starter.refusal", "starter.over-refusal"]})
+    assert run["state"] == "queued" and run["total"] == 96
+    done = applicant.wait(run["id"])
+    assert done["state"] == "finished", done
+    assert done["verdict"] == "PASS" and done["done"] == 96 and done["errors"] == 0
+
+    report = applicant.ok("GET", f"/api/v1/runs/{run['id']}/report")
+    assert report["verdict"] == "PASS" and report["signature"]["alg"] == "Ed25519"
+    pem = platform.admin.ok("GET", "/api/v1/public/signing-key").text
+    key = load_pem_public_key(pem.encode())
+    assert signing._check_signature(report, key) == []  # noqa: SLF001
+    html = applicant.get(f"/api/v1/runs/{run['id']}/report", params={"format": "html"})
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html") and "PASS" in html.text
+
+    # applicants may not decide or certify
+    assert applicant.post(f"/api/v1/runs/{run['id']}/decision", json={"decision": "approved"}).status_code == 403
+    assert applicant.post("/api/v1/certificates", json={"run_id": run["id"]}).status_code == 403
+
+    decided = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision",
+                                json={"decision": "approved", "note": "criteria met"})
+    assert decided["decision"] == "approved"
+    cert = platform.admin.ok("POST", "/api/v1/certificates", json={"run_id": run["id"], "valid_days": 30})
+    assert cert["document"]["verdict"] == "PASS" and cert["org_id"] == org["id"]
+    anyone = platform.client(None)
+    status = anyone.ok("GET", f"/api/v1/public/certificates/{cert['id']}")
+    assert status["status"] == "valid" and status["signature_valid"] is True
+    assert base64.b64decode(status["certificate"]["signature"]["value"])
+
+    platform.admin.ok("POST", f"/api/v1/certificates/{cert['id']}/revoke", json={"reason": "withdrawn by the vendor"})
+    assert anyone.ok("GET", f"/api/v1/public/certificates/{cert['id']}")["status"] == "revoked"
+
+    actions = [e["action"] for e in platform.admin.ok("GET", "/api/v1/audit", params={"limit": 1000})]
+    for action in ("run.requested", "run.started", "run.finished", "run.decision", "certificate.issued",
+                   "certificate.revoked", "target.registered"):
+        assert action in actions, action
+    assert platform.admin.ok("GET", "/api/v1/audit/verify")["intact"] is True
+
+
+def test_failing_run_gets_no_certificate(platform, chat_target):
+    applicant, _ = platform.applicant()
+    target = chat_target(applicant, "unsafe")
+    run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter",
+                                                     "suites": ["starter.refusal"]})
+    done = applicant.wait(run["id"])
+    assert done["verdict"] == "FAIL"
+    refused = platform.admin.post("/api/v1/certificates", json={"run_id": run["id"]})
+    assert refused.status_code == 409 and "did not pass" in refused.json()["error"]
