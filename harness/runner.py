@@ -100,6 +100,7 @@ class Runner:
         seed: int,
         progress: Progress,
         on_result: Callable[[AttemptResult], None] | None = None,
+        handle_signals: bool = True,
     ) -> None:
         self.run_id = run_id
         self.connector = connector
@@ -107,6 +108,8 @@ class Runner:
         self.seed = seed
         self.progress = progress
         self.on_result = on_result
+        #: stop on SIGINT/SIGTERM (the CLI); a worker leaves signals to its own process manager
+        self.handle_signals = handle_signals
         self.concurrency = int(settings["concurrency"])
         self.retries = int(settings["retries"])
         self.backoff = float(settings["backoff_s"])
@@ -252,7 +255,8 @@ class Runner:
             for w in workers:
                 w.cancel()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        signals = (signal.SIGINT, signal.SIGTERM) if self.handle_signals else ()
+        for sig in signals:
             try:
                 loop.add_signal_handler(sig, interrupt)
             except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
@@ -264,7 +268,7 @@ class Runner:
                     raise w.exception()  # type: ignore[misc]  # a bug of ours: show it
         finally:
             ticker.cancel()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in signals:
                 try:
                     loop.remove_signal_handler(sig)
                 except (NotImplementedError, RuntimeError):

@@ -104,7 +104,7 @@ async def _send(svc: Service, plan: Plan, run_id: str, idx: int, shard_count: in
     try:
         connector = svc.registry.connector(plan.target.connector).factory(plan.target, client)
         runner = Runner(run_id=run_id, connector=connector, settings=dict(plan.target.settings), store=svc.store,
-                        seed=seed, progress=Progress(total=total))
+                        seed=seed, progress=Progress(total=total), handle_signals=False)
 
         async def heartbeat() -> None:
             while True:

@@ -5,6 +5,7 @@ it, and every step is in the audit log."""
 from __future__ import annotations
 
 import base64
+import time
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -63,3 +64,41 @@ def test_failing_run_gets_no_certificate(platform, chat_target):
     assert done["verdict"] == "FAIL"
     refused = platform.admin.post("/api/v1/certificates", json={"run_id": run["id"]})
     assert refused.status_code == 409 and "did not pass" in refused.json()["error"]
+
+
+def test_cancel_a_running_run(platform, reference):
+    applicant, _ = platform.applicant()
+    url = reference("safe", latency_ms=200)
+    target = applicant.ok("POST", "/api/v1/targets", json={
+        "name": "slow", "connector": "openai-chat",
+        "settings": {"base_url": f"{url}/v1", "model": "m", "concurrency": 2, "timeout_s": 10}})
+    run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter",
+                                                     "suites": ["starter.refusal"]})
+    while applicant.ok("GET", f"/api/v1/runs/{run['id']}")["done"] < 2:
+        time.sleep(0.05)
+    cancelled = applicant.ok("POST", f"/api/v1/runs/{run['id']}/cancel")
+    assert cancelled["state"] == "cancelled"
+    time.sleep(1.5)  # the worker stops at its next heartbeat; nothing more is sent after that
+    after = applicant.ok("GET", f"/api/v1/runs/{run['id']}")
+    time.sleep(1.0)
+    final = applicant.ok("GET", f"/api/v1/runs/{run['id']}")
+    assert final["state"] == "cancelled" and final["run_status"] == "stopped"
+    assert final["done"] == after["done"] < 48
+    again = applicant.post(f"/api/v1/runs/{run['id']}/cancel")
+    assert again.status_code == 409
+    assert applicant.get(f"/api/v1/runs/{run['id']}/report").status_code == 409
+    actions = [(e["action"], e["subject"]) for e in platform.admin.ok("GET", "/api/v1/audit", params={"limit": 1000})]
+    assert ("run.cancelled", run["id"]) in actions
+
+
+def test_bad_run_requests_are_refused_before_anything_is_queued(platform, chat_target):
+    applicant, _ = platform.applicant()
+    target = chat_target(applicant, "safe")
+    for body, words in (
+        ({"suites": ["no.such.suite"], "profile": "starter"}, "no suite 'no.such.suite'"),
+        ({"suites": ["starter.refusal"], "profile": "nope"}, "no profile 'nope'"),
+        ({"suites": ["starter.refusal"], "profile": "starter", "shards": 64}, "shards must be"),
+    ):
+        answer = applicant.post("/api/v1/runs", json={"target_id": target["id"], **body})
+        assert answer.status_code == 400 and words in answer.json()["error"], answer.text
+    assert applicant.ok("GET", "/api/v1/runs") == []
