@@ -279,7 +279,11 @@ class Platform:
         return row
 
     def get_job(self, run_id: str, caller: Caller | None = None) -> dict[str, Any]:
-        query = self._scope(sa.select(jobs).where(jobs.c.run_id == run_id), jobs.c.org_id, caller)
+        """The job with its run's verdict and status (not its report: status polls are
+        frequent and a report can be megabytes)."""
+        query = self._scope(sa.select(jobs, runs.c.verdict, runs.c.status.label("run_status"))
+                            .join(runs, runs.c.id == jobs.c.run_id).where(jobs.c.run_id == run_id),
+                            jobs.c.org_id, caller)
         with self._tx("cannot read the run") as conn:
             row = _row(conn.execute(query).first())
         if row is None:

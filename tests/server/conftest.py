@@ -87,6 +87,8 @@ class Platform:
     base: str
     data_dir: Path
     admin: Client
+    #: the store's URL (SQLite in the data folder, or PostgreSQL)
+    store_url: str = ""
 
     def client(self, token: str | None) -> Client:
         return Client(self.base, token)
@@ -110,7 +112,7 @@ def serve_platform(data_dir: Path, db_url: str | None = None, **options: Any) ->
     config = ServerConfig(data_dir=data_dir, db_url=db_url, **options)
     with serve_in_thread(create_app(config, sse_interval_s=0.1), lifespan="on") as base:
         token = (data_dir / "admin-token").read_text().strip()
-        yield Platform(base, data_dir, Client(base, token))
+        yield Platform(base, data_dir, Client(base, token), config.store_url)
 
 
 @pytest.fixture

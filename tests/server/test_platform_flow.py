@@ -102,3 +102,23 @@ def test_bad_run_requests_are_refused_before_anything_is_queued(platform, chat_t
         answer = applicant.post("/api/v1/runs", json={"target_id": target["id"], **body})
         assert answer.status_code == 400 and words in answer.json()["error"], answer.text
     assert applicant.ok("GET", "/api/v1/runs") == []
+
+
+def test_audit_verify_detects_an_edited_entry(platform, chat_target):
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    applicant, _ = platform.applicant()
+    chat_target(applicant, "safe")
+    command = [sys.executable, "-m", "harness", "audit", "verify", "--db", platform.store_url]
+    intact = subprocess.run(command, capture_output=True, text=True)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    engine = sa.create_engine(platform.store_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # an insider rewrites who registered the target
+        conn.execute(sa.text("UPDATE audit SET actor = 'user:someone-else' WHERE action = 'target.registered'"))
+    engine.dispose()
+    edited = subprocess.run(command, capture_output=True, text=True)
+    assert edited.returncode == 1 and "edited" in edited.stdout, edited.stdout + edited.stderr
+    assert platform.admin.ok("GET", "/api/v1/audit/verify")["intact"] is False
