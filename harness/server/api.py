@@ -235,6 +235,8 @@ def caller(request: Request) -> Caller:
     otherwise; 429 when the token is over its rate."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, "")
+    if token and not header and request.method not in ("GET", "HEAD"):
+        _same_origin(request)
     who = request.app.state.service.platform.authenticate(token) if token else None
     if who is None:
         raise HTTPException(401, "a valid API token is needed (Authorization: Bearer TOKEN)",
@@ -244,6 +246,14 @@ def caller(request: Request) -> Caller:
         raise HTTPException(429, f"too many requests for this token: try again in {wait:.1f} s",
                             headers={"Retry-After": str(max(1, round(wait)))})
     return who
+
+
+def _same_origin(request: Request) -> None:
+    """A write with the pages' cookie must come from the service's own pages: the
+    cookie is SameSite=Strict, and the Origin, when the browser sends one, must match."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+        raise HTTPException(403, "a request from another site cannot use the sign-in cookie")
 
 
 def certifier(who: Annotated[Caller, Depends(caller)]) -> Caller:
@@ -407,6 +417,22 @@ def _documents(svc: Service, kind: str) -> list[dict[str, Any]]:
     return shipped + sorted(uploaded.values(), key=lambda d: d["id"])
 
 
+def _external_ref(node: Any) -> str | None:
+    """The first ``$ref`` or ``$dynamicRef`` in a schema that names another document
+    (anything but a fragment of this one, ``#...``), or None."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
+                return value
+            if (found := _external_ref(value)) is not None:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            if (found := _external_ref(value)) is not None:
+                return found
+    return None
+
+
 def _upload(svc: Service, who: Caller, kind: str, text: str) -> dict[str, Any]:
     from harness.criteria import load_profile
     from harness.suite import load_suite
@@ -422,6 +448,17 @@ def _upload(svc: Service, who: Caller, kind: str, text: str) -> dict[str, Any]:
     if kind == "suite" and isinstance(data, dict) and "source" in data:
         raise SuiteError("an uploaded suite cannot name a question bank file (source:)",
                          hint="put the cases inline under cases:")
+    derive = data.get("derive") if kind == "suite" and isinstance(data, dict) else None
+    base = derive.get("from") if isinstance(derive, dict) else None
+    if isinstance(derive, dict) and not (isinstance(base, str) and base in svc.shipped("suite")):
+        # a path there would be read from the server's disk when a run expands the suite
+        raise SuiteError(f"an uploaded suite can derive only from a shipped suite, not {base!r} (derive.from)",
+                         hint="name a shipped suite by its id: GET /api/v1/suites lists them")
+    ref = _external_ref(data) if kind == "profile" else None
+    if ref is not None:
+        # jsonschema would fetch it (urllib, past the address policy) when a run is checked
+        raise ConfigError(f"an uploaded profile cannot refer to another document ($ref {ref!r})",
+                          hint="put the schema under $defs and refer to it as #/$defs/NAME")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload.{kind}.yaml"
         path.write_text(text, encoding="utf-8")
@@ -462,13 +499,13 @@ def upload_profile(body: DocumentIn, svc: Svc, who: Certifier) -> dict[str, Any]
 
 
 def _run_out(svc: Service, job: dict[str, Any]) -> dict[str, Any]:
-    record = svc.store.get_run(job["run_id"]) if "verdict" not in job else None
-    progress = svc.platform.progress(job["run_id"])
+    """A job row (with its run's verdict and status, as the repo gives it) and its
+    progress: counted while the run is live, as stored when it ended."""
+    progress = ({"done": job["done"], "errors": job["errors"]} if job["state"] in FINAL_STATES
+                and job["done"] is not None else svc.platform.progress(job["run_id"]))
     return {"id": job["run_id"], **{k: job[k] for k in (
         "org_id", "target_id", "requested_by", "state", "total", "shards", "error", "decision", "decision_note",
-        "created_at", "updated_at")},
-        "run_status": job.get("run_status") or (record.status if record else "created"),
-        "verdict": job["verdict"] if "verdict" in job else (record.verdict if record else None), **progress}
+        "created_at", "updated_at", "run_status", "verdict")}, **progress}
 
 
 @router.get("/runs", response_model=list[Run], tags=["runs"])
@@ -484,7 +521,7 @@ def request_run(body: RunIn, request: Request, svc: Svc, who: Who) -> dict[str, 
     Watch it at ``/runs/{id}`` or ``/runs/{id}/events``."""
     job = jobs.request_run(svc, who, jobs.RunAsk(**body.model_dump()))
     request.app.state.queue.enqueue(job["run_id"], job["shards"])
-    return _run_out(svc, job)
+    return _run_out(svc, svc.platform.get_job(job["run_id"]))
 
 
 @router.get("/runs/{run_id}", response_model=Run, tags=["runs"])
@@ -498,8 +535,22 @@ def cancel_run(run_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
     return _run_out(svc, jobs.cancel(svc, who, run_id))
 
 
-@router.get("/runs/{run_id}/events", tags=["runs"],
-            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+def _sse_event(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["event", "data"],
+            "properties": {"event": {"const": name},
+                           "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data}}}
+
+
+#: one event of the stream (OpenAPI 3.1: the schema of a text/event-stream is that of an event)
+SSE_EVENT = {"oneOf": [
+    _sse_event("progress", {"$ref": "#/components/schemas/Run"}),
+    _sse_event("end", {"type": "object", "required": ["state"],
+                       "properties": {"state": {"enum": ["queued", "running", *FINAL_STATES]}}}),
+]}
+
+
+@router.get("/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
                              "description": "server-sent events: `progress` with the run as JSON, then `end`"}})
 async def run_events(run_id: Id, request: Request, svc: Svc, who: Who) -> StreamingResponse:
     """Live progress as server-sent events until the run ends."""
@@ -551,13 +602,10 @@ def get_report(run_id: Id, svc: Svc, who: Who,
 
 @router.post("/runs/{run_id}/decision", response_model=Run, tags=["runs"])
 def decide(run_id: Id, body: DecisionIn, svc: Svc, who: Certifier) -> dict[str, Any]:
-    """A certifier's decision on a finished run, with a note; recorded in the audit log."""
-    job = svc.platform.get_job(run_id, who)
-    if job["state"] != "finished":
-        raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be decided")
-    svc.platform.set_job(run_id, decision=body.decision, decision_note=body.note)
-    svc.store.append_audit(who.actor, "run.decision", run_id, {"decision": body.decision, "note": body.note})
-    return _run_out(svc, svc.platform.get_job(run_id, who))
+    """A certifier's decision on a finished run, with a note; recorded in the audit log.
+    A certificate needs an approved run; a certified run cannot be rejected until its
+    certificate is revoked."""
+    return _run_out(svc, jobs.decide(svc, who, run_id, body.decision, body.note))
 
 
 @router.get("/queue", response_model=list[Run], tags=["runs"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -53,7 +54,7 @@ class RateLimiter:
 
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, by Content-Length or, for
-    a body without one, as soon as it has grown past the limit."""
+    a body without one (chunked), as soon as it has grown past the limit."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -62,33 +63,36 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await self._too_large(send)
+        if length is not None:  # the server delivers no more than Content-Length
+            if not length.isdigit() or int(length) > self.limit:
+                return await self._too_large(send)
+            return await self.app(scope, receive, send)
+        # Without a length the body is read here, before the app runs: an error raised
+        # from receive() inside the app would reach FastAPI's body parsing, which turns
+        # any exception into 400 "There was an error parsing the body".
+        messages: list[dict[str, Any]] = []
         seen = 0
-
-        async def counted() -> dict[str, Any]:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                return await self._too_large(send)
+            if not message.get("more_body"):
+                break
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._too_large(send)
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _too_large(self, send: Any) -> None:
         response = JSONResponse({"error": f"the request body is larger than {self.limit} bytes",
                                  "hint": "send less, or ask the operator to raise HARNESS_MAX_BODY_BYTES"},
                                 status_code=413)
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def bootstrap(svc: Service) -> str | None:
@@ -109,6 +113,19 @@ def bootstrap(svc: Service) -> str | None:
         f.write(token + "\n")
     log.warning("new platform: the first certifier's token is in %s", path)
     return token
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """The methods the OpenAPI documents for the request's path. FastAPI's 405 names only
+    those of the first route of the path, and a path has a route per method, but
+    RFC 9110 (15.5.6) wants Allow to list them all. None for a path outside the API."""
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            return ", ".join(sorted(m.upper() for m in item if m in _METHODS)) or None
+    return None
 
 
 def create_app(config: ServerConfig | None = None, *, sse_interval_s: float = 0.5) -> FastAPI:
@@ -169,8 +186,11 @@ def create_app(config: ServerConfig | None = None, *, sse_interval_s: float = 0.
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers["Allow"] = allowed
         return JSONResponse({"error": str(exc.detail), "hint": None}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,7 @@ from typing import Any
 from harness import signing
 from harness.errors import ConfigError
 
-from .repo import Caller, Conflict
+from .repo import Caller, Conflict, Forbidden
 from .service import Service
 from .vault import new_id
 
@@ -30,7 +30,9 @@ def _iso(t: float) -> str:
 
 
 def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[str, Any]:
-    """Issue a certificate for a finished PASS run whose report is signed."""
+    """Issue a certificate for a finished PASS run that a certifier approved."""
+    if not caller.certifier:
+        raise Forbidden("only a certifier may issue a certificate")
     if not 1 <= valid_days <= MAX_DAYS:
         raise ConfigError(f"valid_days must be between 1 and {MAX_DAYS}", hint="give a shorter validity")
     job = svc.platform.get_job(run_id, caller)
@@ -38,8 +40,9 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
     if job["state"] != "finished" or record is None or record.verdict != "PASS" or not record.report:
         raise Conflict(f"run {run_id} did not pass (state {job['state']}, verdict {record.verdict if record else None})",
                        hint="a certificate is issued only for a finished run with the verdict PASS")
-    if job["decision"] == "rejected":
-        raise Conflict(f"run {run_id} was rejected by a certifier", hint="a rejected run gets no certificate")
+    if job["decision"] != "approved":
+        raise Conflict(f"run {run_id} has not been approved (decision: {job['decision'] or 'none yet'})",
+                       hint="a certifier approves the run first (POST /api/v1/runs/{id}/decision)")
     org = svc.platform.get_org(job["org_id"])
     report = record.report
     manifest = report["manifest"]
@@ -70,6 +73,8 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
 
 
 def revoke(svc: Service, caller: Caller, cert_id: str, reason: str) -> dict[str, Any]:
+    if not caller.certifier:
+        raise Forbidden("only a certifier may revoke a certificate")
     svc.platform.get_certificate(cert_id, caller)
     if not svc.platform.revoke_certificate(cert_id, reason):
         raise Conflict(f"certificate {cert_id} is already revoked")

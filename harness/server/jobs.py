@@ -26,7 +26,7 @@ from harness.runner import Progress, Runner
 from harness.session import Plan, new_run_id, prepare, work
 from harness.targets import make_client
 
-from .repo import FINAL_STATES, Caller, Conflict
+from .repo import FINAL_STATES, Caller, Conflict, Forbidden
 from .service import Service
 
 log = logging.getLogger("harness.server.jobs")
@@ -81,11 +81,27 @@ def request_run(svc: Service, caller: Caller, ask: RunAsk) -> dict[str, Any]:
     return job
 
 
+def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) -> dict[str, Any]:
+    """A certifier's decision on a finished run. A run with a valid certificate cannot
+    be rejected: revoke the certificate first, so the two never disagree."""
+    if not caller.certifier:
+        raise Forbidden("only a certifier may decide on a run")
+    job = svc.platform.get_job(run_id, caller)
+    if job["state"] != "finished":
+        raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be decided")
+    if decision == "rejected" and any(c["revoked_at"] is None
+                                      for c in svc.platform.list_certificates(caller, run_id=run_id)):
+        raise Conflict(f"run {run_id} has a certificate in force", hint="revoke the certificate before rejecting")
+    svc.platform.set_job(run_id, decision=decision, decision_note=note)
+    svc.store.append_audit(caller.actor, "run.decision", run_id, {"decision": decision, "note": note})
+    return svc.platform.get_job(run_id, caller)
+
+
 def cancel(svc: Service, caller: Caller, run_id: str) -> dict[str, Any]:
     """Cancel a queued or running run: workers see it at their next heartbeat and stop;
     what was stored stays stored."""
     job = svc.platform.get_job(run_id, caller)
-    if not svc.platform.move_job(run_id, ("queued", "running"), "cancelled"):
+    if not svc.platform.move_job(run_id, ("queued", "running"), "cancelled", **svc.platform.progress(run_id)):
         raise Conflict(f"run {run_id} is {job['state']}: only a queued or running run can be cancelled")
     svc.store.set_status(run_id, "stopped", stop_reason=f"cancelled by {caller.actor}")
     svc.store.append_audit(caller.actor, "run.cancelled", run_id, {"was": job["state"]})
@@ -177,7 +193,7 @@ def execute_shard(svc: Service, run_id: str, idx: int, owner: str | None = None)
         # a bad input found only now (a plugin missing on this worker, a key that does
         # not decrypt): the run cannot be done by anyone, so it fails with the reason
         log.warning("run %s shard %s failed: %s", run_id, idx, exc.message)
-        if p.move_job(run_id, ("queued", "running"), "failed", error=exc.message):
+        if p.move_job(run_id, ("queued", "running"), "failed", error=exc.message, **p.progress(run_id)):
             svc.store.set_status(run_id, "aborted", stop_reason=exc.message, finished=True)
             svc.store.append_audit(f"worker:{owner}", "run.failed", run_id, {"error": exc.message})
         p.set_shard(run_id, idx, owner, "done", release=True)
@@ -195,7 +211,7 @@ def _finish(svc: Service, run_id: str, plan: Plan, request: dict[str, Any], mani
                            suites_info=suites_info(plan.suites, svc.registry), epochs=request["epochs"],
                            stopped=stopped, observer_errors=[], formats=["json"], signing_key=svc.signing_key,
                            who=f"worker:{owner}")
-    svc.platform.move_job(run_id, ("running",), "finished")
+    svc.platform.move_job(run_id, ("running",), "finished", **svc.platform.progress(run_id))
     log.info("run %s finished: %s", run_id, verdict)
 
 

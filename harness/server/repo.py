@@ -270,7 +270,8 @@ class Platform:
                    total: int, shard_count: int) -> dict[str, Any]:
         now = time.time()
         row = {"run_id": run_id, "org_id": org_id, "target_id": target_id, "requested_by": requested_by,
-               "request": request, "state": "queued", "total": total, "shards": shard_count, "finisher": None,
+               "request": request, "state": "queued", "total": total, "done": None, "errors": None,
+               "shards": shard_count, "finisher": None,
                "error": None, "decision": None, "decision_note": None, "created_at": now, "updated_at": now}
         with self._tx("cannot queue the run") as conn:
             conn.execute(jobs.insert(), row)
@@ -392,12 +393,13 @@ class Platform:
             raise NotFound(f"no certificate {cert_id}")
         return row
 
-    def list_certificates(self, caller: Caller, run_id: str | None = None) -> list[dict[str, Any]]:
+    def list_certificates(self, caller: Caller, run_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         query = self._scope(sa.select(certificates), certificates.c.org_id, caller)
         if run_id:
             query = query.where(certificates.c.run_id == run_id)
         with self._tx("cannot list certificates") as conn:
-            return [dict(r._mapping) for r in conn.execute(query.order_by(certificates.c.issued_at.desc()))]
+            return [dict(r._mapping) for r in conn.execute(query.order_by(certificates.c.issued_at.desc())
+                                                           .limit(limit))]
 
     def revoke_certificate(self, cert_id: str, reason: str) -> bool:
         with self._tx("cannot revoke the certificate") as conn:

@@ -159,6 +159,8 @@ jobs = sa.Table(
     sa.Column("request", sa.JSON, nullable=False),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("done", sa.Integer),
+    sa.Column("errors", sa.Integer),
     sa.Column("shards", sa.Integer, nullable=False),
     sa.Column("finisher", sa.Integer),
     sa.Column("error", sa.Text),

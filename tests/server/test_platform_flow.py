@@ -122,3 +122,21 @@ def test_audit_verify_detects_an_edited_entry(platform, chat_target):
     edited = subprocess.run(command, capture_output=True, text=True)
     assert edited.returncode == 1 and "edited" in edited.stdout, edited.stdout + edited.stderr
     assert platform.admin.ok("GET", "/api/v1/audit/verify")["intact"] is False
+
+
+def test_a_certificate_needs_an_approval_and_a_certified_run_cannot_be_rejected(platform, chat_target):
+    applicant, _ = platform.applicant()
+    target = chat_target(applicant, "safe")
+    run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter",
+                                                     "suites": ["starter.refusal", "starter.over-refusal"]})
+    assert applicant.wait(run["id"])["verdict"] == "PASS"
+    early = platform.admin.post("/api/v1/certificates", json={"run_id": run["id"]})
+    assert early.status_code == 409 and "not been approved" in early.json()["error"]
+    platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision", json={"decision": "approved"})
+    cert = platform.admin.ok("POST", "/api/v1/certificates", json={"run_id": run["id"]})
+    reject = platform.admin.post(f"/api/v1/runs/{run['id']}/decision", json={"decision": "rejected"})
+    assert reject.status_code == 409 and "revoke" in reject.json()["hint"]
+    platform.admin.ok("POST", f"/api/v1/certificates/{cert['id']}/revoke", json={"reason": "re-assessed"})
+    rejected = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision", json={"decision": "rejected"})
+    assert rejected["decision"] == "rejected"
+    assert rejected["done"] == 96 and rejected["errors"] == 0  # stored with the finished run

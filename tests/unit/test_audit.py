@@ -196,7 +196,7 @@ def test_a_0001_database_upgrades(db_url: str) -> None:
             "VALUES ('old', 't', 't', 'finished', 'x', '{}')"
         ))
     engine.dispose()
-    assert HEAD == "0002"
+    assert HEAD >= "0002"
     with Store.open(db_url) as opened:
         assert opened.get_run("old").status == "finished"
         opened.append_audit("me", "run.finished", "old")

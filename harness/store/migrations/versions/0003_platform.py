@@ -79,6 +79,8 @@ def upgrade() -> None:
         sa.Column("request", sa.JSON, nullable=False),
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("done", sa.Integer),
+        sa.Column("errors", sa.Integer),
         sa.Column("shards", sa.Integer, nullable=False),
         sa.Column("finisher", sa.Integer),
         sa.Column("error", sa.Text),
