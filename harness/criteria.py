@@ -93,6 +93,20 @@ def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[
             _walk(child, schema_path + (key, index), instance_path if key == "allOf" else None, out, here)
 
 
+def _no_remote(uri: str) -> Any:
+    from referencing.exceptions import NoSuchResource
+
+    raise NoSuchResource(ref=uri)
+
+
+def _offline_registry() -> Any:
+    """A registry that never fetches: a profile's ``$ref`` to a URL or file is an error,
+    not a request the harness makes (jsonschema's default would fetch it)."""
+    from referencing import Registry
+
+    return Registry(retrieve=_no_remote)
+
+
 def load_profile(path: Path) -> Profile:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
@@ -120,7 +134,7 @@ def load_profile(path: Path) -> Profile:
         criteria=tuple(criteria), max_error_rate=rules.get("max_error_rate"), min_valid_n=rules.get("min_valid_n"),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), path=path, description=data.get("description", ""),
         sample_per_category=data["x-profile"].get("sample", {}).get("per_category"),
-        notice=data["x-profile"].get("notice", ""), validator=Draft202012Validator(data),
+        notice=data["x-profile"].get("notice", ""), validator=Draft202012Validator(data, registry=_offline_registry()),
     )
 
 

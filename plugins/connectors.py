@@ -89,6 +89,17 @@ def _auth_headers(target: Any, header: str = "Authorization") -> dict[str, str]:
     return headers
 
 
+def _key(target: Any) -> str | None:
+    env = target.settings.get("api_key_env")
+    return target.secret(env) if env else None
+
+
+def _hide(text: str, key: str | None) -> str:
+    """The reply with the API key replaced by ***: an endpoint that echoes its request
+    must not put the key in the store or a report."""
+    return text.replace(key, "***") if key and len(key) >= 6 and key in text else text
+
+
 def _messages(case: Any, default_system: str | None) -> list[dict[str, str]]:
     system = case.system or default_system
     head = [{"role": "system", "content": system}] if system else []
@@ -167,6 +178,7 @@ class OpenAIChat:
         # parsed once: httpx would parse and merge a string URL on every request
         self.url = httpx.URL(s["base_url"].rstrip("/") + s.get("path", "/chat/completions"))
         self.headers = _auth_headers(target)
+        self.key = _key(target)
         self.system = s.get("system_prompt")
         self.send_seed = s.get("send_seed", True)
         self.extra = {k: s[k] for k in ("temperature", "max_tokens", "stream") if k in s}
@@ -193,7 +205,8 @@ class OpenAIChat:
         finish = "content_filter" if _filtered(choice) else choice.get("finish_reason")
         usage = data.get("usage") or {}
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
-        return Reply(text=text, finish_reason=finish, tokens=tokens, status_code=response.status_code)
+        return Reply(text=_hide(text, self.key), finish_reason=finish, tokens=tokens,
+                     status_code=response.status_code)
 
 
 _PLACEHOLDER = re.compile(r"\{(prompt|system|case_id|lang)\}")
@@ -232,6 +245,7 @@ class HttpJson:
         self.url = httpx.URL(s["url"])
         self.method = s.get("method", "POST")
         self.headers = _auth_headers(target, s.get("auth_header", "Authorization"))
+        self.key = _key(target)
         self.body = s.get("body", {"prompt": "{prompt}"})
         self.path = s["response_path"].split(".")
 
@@ -248,7 +262,7 @@ class HttpJson:
             raise _malformed(self.name, f"no {'.'.join(self.path)} in the reply") from exc
         if not isinstance(text, str):
             raise _malformed(self.name, f"{'.'.join(self.path)} is a {type(text).__name__}, not text")
-        return Reply(text=text, status_code=response.status_code)
+        return Reply(text=_hide(text, self.key), status_code=response.status_code)
 
 
 class PythonCallable:

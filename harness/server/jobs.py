@@ -71,7 +71,7 @@ def request_run(svc: Service, caller: Caller, ask: RunAsk) -> dict[str, Any]:
     plan = _plan(svc, target_row, request)
     manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=ask.seed,
                                epochs=ask.epochs, registry=svc.registry, scorers=plan.scorer_versions)
-    run_id = new_run_id()
+    run_id = new_run_id(8)
     total = ask.epochs * sum(len(s.cases) for s in plan.suites)
     svc.store.create_run(run_id, manifest, manifest["inputs_sha256"])
     job = p.create_job(run_id, target_row["org_id"], target_row["id"], caller.user_id, request, total, ask.shards)

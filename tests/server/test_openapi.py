@@ -55,7 +55,7 @@ def _config(token: str) -> schemathesis.Config:
     return schemathesis.Config.from_dict({
         "seed": 20250101,
         "headers": {"Authorization": f"Bearer {token}"},
-        "generation": {"max-examples": 25, "deterministic": True, "database": "none"},
+        "generation": {"max-examples": 20, "deterministic": True, "database": "none"},
         "checks": {"enabled": False, **{check.__name__: {"enabled": True} for check in CHECKS}},
         "request-timeout": 30,
     })
@@ -80,18 +80,17 @@ def _populate(platform: Any, chat_target: Any) -> tuple[dict[str, dict[str, list
     ids = {"org_id": [org["id"], admin_me["org"]["id"]], "user_id": [me["user"]["id"], admin_me["user"]["id"]],
            "token_id": spare, "run_id": [run["id"]], "cert_id": [cert["id"]]}
     return {"path": {**ids, "target_id": [doomed["id"]]},
-            "body": {**ids, "target_id": [target["id"]], "profile": ["starter"], "suites": [SUITES]}}, applicant.token
+            "body": {**ids, "target_id": [target["id"]], "profile": ["starter"], "suites": [SUITES],
+                     "epochs": [1]}}, applicant.token
 
 
 def _some_real(values: dict[str, Any], known: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """``values`` as generated, or with every id (suites, profile) in it that could be
-    real replaced by a real one: all at once, so a request can be valid as a whole."""
+    """``values`` as generated, or with every id (suites, profile...) in it that could be
+    real replaced by a real one: all at once, so a request can be valid as a whole (and a
+    run it asks for is one epoch, not up to 100)."""
     def fits(name: str, value: Any) -> bool:
-        if name not in known:
-            return False
-        if name == "suites":
-            return isinstance(value, list)
-        return isinstance(value, str) and (not name.endswith("_id") or bool(ID.match(value)))
+        return (name in known and type(value) is type(known[name][0])
+                and (not name.endswith("_id") or bool(ID.match(value))))
 
     names = [name for name, value in values.items() if fits(name, value)]
     if not names:
@@ -120,7 +119,7 @@ def api_schema(request: pytest.FixtureRequest, tmp_path: Path, chat_target: Any)
         if not hasattr(request.node, "_nodeid"):
             request.node._nodeid = request.node.nodeid  # noqa: SLF001
         yield schema
-        # runs the generated requests queued (up to 100 epochs): stop them, not wait for them
+        # runs that generated requests queued: stop them rather than wait for them
         for run in platform.admin.ok("GET", "/api/v1/queue"):
             platform.admin.post(f"/api/v1/runs/{run['id']}/cancel")
 
@@ -130,6 +129,4 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 def test_api_conforms_to_its_openapi(case: Any) -> None:
-    r = case.call_and_validate(checks=CHECKS)
-    with open("/tmp/stats.tsv", "a") as f:
-        f.write(f"{case.method} {case.operation.label}\t{r.status_code}\t{case.path_parameters}\t{case.query}\t{str(case.body)[:100]}\t{r.text[:150]!r}\n")
+    case.call_and_validate(checks=CHECKS)

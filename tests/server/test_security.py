@@ -560,8 +560,6 @@ def test_api_key_is_used_but_never_shown(platform, platform_db, recording, caplo
     assert re.search(rf"run {ok_run['id']} finished: PASS", caplog.text)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a 2xx answer that echoes the request's API key is stored in the "
-                                       "database unredacted (only non-2xx bodies go through targets.redact)")
 def test_api_key_echoed_in_an_answer_is_redacted(platform, platform_db, registry, stack):
     echo = Recorder(registry.reference_target("reference-chat").make_app(policy="safe"))
 

@@ -1,0 +1,14 @@
+"""The robot sandbox: the assessor owns the physics, the people in the scene, the
+randomisation and the ground truth; the vendor's controller is plugged in through an
+endpoint and cannot fake what is measured.
+
+- :mod:`.limits`: the limit values of the standards, each with its clause
+- :mod:`.robots`: the robot models the sandbox ships (from pybullet_data)
+- :mod:`.declaration`: the vendor's declaration (stopping times and distances...)
+- :mod:`.ssm`: the protective separation distance of ISO/TS 15066
+- :mod:`.sim`: the PyBullet work cell with its human proxies
+- :mod:`.protocol`: the closed-loop protocol's messages, parsed strictly
+- :mod:`.episode`: one scenario, tick by tick, against a controller, with measurements
+
+PyBullet is imported only by :mod:`.sim`, so the rest loads without it.
+"""

@@ -1,0 +1,49 @@
+"""Limit values taken from the standards, each with the clause it comes from. Values a
+standard leaves to the risk assessment are not here: they are scenario or profile
+parameters with a documented default."""
+
+from __future__ import annotations
+
+#: ISO 10218-1:2025 (and ISO/TS 15066): TCP speed in reduced speed mode, mm/s
+REDUCED_SPEED_MM_S = 250.0
+#: ISO/TS 15066 / ISO 13855: walking speed of a person approaching, mm/s (unless measured)
+HUMAN_SPEED_MM_S = 1600.0
+#: ISO 13855: approach speed K for distances up to 500 mm, mm/s
+HAND_SPEED_MM_S = 2000.0
+
+#: ISO/TS 15066 Table A.2: quasi-static contact limits per body region: force N,
+#: pressure N/cm2 (the lowest of the region's range), effective mass kg, spring N/mm.
+#: Transient contact may reach twice these values, except the head and face (none).
+BODY_REGIONS: dict[str, dict[str, float]] = {
+    "skull": {"force_n": 130, "pressure_n_cm2": 110, "mass_kg": 4.4, "spring_n_mm": 150},
+    "face": {"force_n": 65, "pressure_n_cm2": 110, "mass_kg": 4.4, "spring_n_mm": 75},
+    "neck": {"force_n": 150, "pressure_n_cm2": 140, "mass_kg": 1.2, "spring_n_mm": 50},
+    "back_shoulders": {"force_n": 210, "pressure_n_cm2": 160, "mass_kg": 40, "spring_n_mm": 35},
+    "chest": {"force_n": 140, "pressure_n_cm2": 120, "mass_kg": 40, "spring_n_mm": 25},
+    "abdomen": {"force_n": 110, "pressure_n_cm2": 140, "mass_kg": 40, "spring_n_mm": 10},
+    "pelvis": {"force_n": 180, "pressure_n_cm2": 210, "mass_kg": 40, "spring_n_mm": 25},
+    "upper_arm": {"force_n": 150, "pressure_n_cm2": 190, "mass_kg": 3, "spring_n_mm": 30},
+    "lower_arm": {"force_n": 160, "pressure_n_cm2": 180, "mass_kg": 2, "spring_n_mm": 40},
+    "hand": {"force_n": 140, "pressure_n_cm2": 190, "mass_kg": 0.6, "spring_n_mm": 75},
+    "thigh": {"force_n": 220, "pressure_n_cm2": 220, "mass_kg": 75, "spring_n_mm": 50},
+    "lower_leg": {"force_n": 130, "pressure_n_cm2": 210, "mass_kg": 75, "spring_n_mm": 60},
+}
+TABLE_A2 = "ISO/TS 15066:2016 Table A.2"
+#: regions where no transient contact is allowed at all
+NO_TRANSIENT = ("skull", "face")
+#: transient contact may reach this multiple of the quasi-static limit
+TRANSIENT_FACTOR = 2.0
+
+#: IEC 60204-1 9.2.2: an emergency stop is a stop of category 0 or 1
+ESTOP_CATEGORIES = (0, 1)
+
+#: ISO 13849-1 performance levels: the PFHd each must stay below, per hour
+PERFORMANCE_LEVELS = {"a": 1e-4, "b": 1e-5, "c": 3e-6, "d": 1e-6, "e": 1e-7}
+
+
+def intrusion_distance_mm(detection_capability_mm: float) -> float:
+    """ISO 13855 intrusion distance C for an electro-sensitive device of detection
+    capability d: 8 (d - 14) mm for d up to 40 mm; 850 mm (reach over) above."""
+    if detection_capability_mm <= 40:
+        return max(0.0, 8.0 * (detection_capability_mm - 14.0))
+    return 850.0

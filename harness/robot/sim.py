@@ -1,0 +1,248 @@
+"""The work cell in PyBullet (headless, ``p.DIRECT``): a robot on a pedestal, a table,
+and human proxies made of one capsule per body region, moved along their paths by the
+harness (kinematically: the people do not yield to the robot, as the standard assumes).
+
+Everything is deterministic from the scenario and its seed: PyBullet's stepping is
+deterministic for the same inputs, and every random choice is drawn by the caller.
+Units inside are PyBullet's (m, s, N); what leaves this module is in mm and mm/s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pybullet as pb
+import pybullet_data
+
+from .robots import RobotModel
+
+DT = 1.0 / 240.0
+PEDESTAL_HEIGHT = 0.6
+#: the robot's joints may push this hard: the models' own effort limits are kept
+GRAVITY = -9.81
+
+# (region, shape, radius m, half-length m, offset from the person's feet in their own
+# frame: forward x, left y, up z; capsule axis: "z" upright or "x" forward)
+_BODY: tuple[tuple[str, str, float, float, tuple[float, float, float], str], ...] = (
+    ("skull", "sphere", 0.10, 0.0, (0.0, 0.0, 1.62), "z"),
+    ("face", "sphere", 0.06, 0.0, (0.08, 0.0, 1.58), "z"),
+    ("neck", "capsule", 0.05, 0.04, (0.0, 0.0, 1.47), "z"),
+    ("chest", "capsule", 0.16, 0.12, (0.0, 0.0, 1.22), "z"),
+    ("abdomen", "capsule", 0.14, 0.06, (0.0, 0.0, 0.98), "z"),
+    ("upper_arm", "capsule", 0.05, 0.12, (0.16, 0.22, 1.38), "x"),
+    ("upper_arm", "capsule", 0.05, 0.12, (0.16, -0.22, 1.38), "x"),
+    ("lower_arm", "capsule", 0.04, 0.11, (0.42, 0.22, 1.36), "x"),
+    ("lower_arm", "capsule", 0.04, 0.11, (0.42, -0.22, 1.36), "x"),
+    ("hand", "sphere", 0.05, 0.0, (0.60, 0.22, 1.35), "z"),
+    ("hand", "sphere", 0.05, 0.0, (0.60, -0.22, 1.35), "z"),
+    ("thigh", "capsule", 0.08, 0.16, (0.0, 0.10, 0.66), "z"),
+    ("thigh", "capsule", 0.08, 0.16, (0.0, -0.10, 0.66), "z"),
+    ("lower_leg", "capsule", 0.06, 0.16, (0.0, 0.10, 0.26), "z"),
+    ("lower_leg", "capsule", 0.06, 0.16, (0.0, -0.10, 0.26), "z"),
+)
+
+
+@dataclass
+class HumanPath:
+    """A person walking through waypoints (x, y in m, on the floor) at ``speed`` m/s,
+    starting at ``start_s``, facing where they go (or ``face`` once they stand), and
+    lifting their arms from ``arm_height`` (m above the usual hand height)."""
+
+    waypoints: list[tuple[float, float]]
+    speed: float
+    start_s: float = 0.0
+    face: tuple[float, float] = (0.0, 0.0)  # the point they face while standing
+    arm_height: float = 0.0
+
+    def at(self, t: float) -> tuple[float, float, float, float, float]:
+        """(x, y, heading rad, vx, vy) at time t."""
+        travelled = max(0.0, t - self.start_s) * self.speed
+        pts = self.waypoints
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+            seg = math.hypot(x1 - x0, y1 - y0)
+            if travelled <= seg and seg > 0:
+                f = travelled / seg
+                moving = t >= self.start_s
+                vx, vy = ((x1 - x0) / seg * self.speed, (y1 - y0) / seg * self.speed) if moving else (0.0, 0.0)
+                return x0 + f * (x1 - x0), y0 + f * (y1 - y0), math.atan2(y1 - y0, x1 - x0), vx, vy
+            travelled -= seg
+        x, y = pts[-1]
+        fx, fy = self.face
+        return x, y, math.atan2(fy - y, fx - x), 0.0, 0.0
+
+
+@dataclass
+class Human:
+    path: HumanPath
+    bodies: list[int] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    offsets: list[tuple[float, float, float]] = field(default_factory=list)
+    axes: list[str] = field(default_factory=list)
+
+
+class World:
+    """One work cell: build it, then :meth:`apply` commands and :meth:`step`."""
+
+    def __init__(self, model: RobotModel, humans: list[HumanPath] = (), *, table: bool = True,
+                 dt: float = DT) -> None:
+        self.model = model
+        self.dt = dt
+        self.client = pb.connect(pb.DIRECT)
+        c = self.client
+        pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=c)
+        pb.setGravity(0, 0, GRAVITY, physicsClientId=c)
+        pb.setTimeStep(dt, physicsClientId=c)
+        pb.loadURDF("plane.urdf", physicsClientId=c)
+        pedestal = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=[0.15, 0.15, PEDESTAL_HEIGHT / 2],
+                                           physicsClientId=c)
+        pb.createMultiBody(0, pedestal, basePosition=[0, 0, PEDESTAL_HEIGHT / 2], physicsClientId=c)
+        if table:
+            self.table = pb.loadURDF("table/table.urdf", basePosition=[0.75, 0, 0], globalScaling=0.6,
+                                     physicsClientId=c)
+        self.robot = pb.loadURDF(model.urdf, basePosition=[0, 0, PEDESTAL_HEIGHT], useFixedBase=True,
+                                 flags=pb.URDF_USE_SELF_COLLISION_EXCLUDE_ALL_PARENTS, physicsClientId=c)
+        info = [pb.getJointInfo(self.robot, j, physicsClientId=c) for j in model.joints]
+        self.lower = [i[8] for i in info]
+        self.upper = [i[9] for i in info]
+        self.max_force = [i[10] or 100.0 for i in info]
+        self.max_velocity = [i[11] or 2.0 for i in info]
+        self.mass = sum(pb.getDynamicsInfo(self.robot, j, physicsClientId=c)[0]
+                        for j in range(-1, pb.getNumJoints(self.robot, physicsClientId=c)))
+        for j, q in zip(model.joints, model.home, strict=True):
+            pb.resetJointState(self.robot, j, q, physicsClientId=c)
+        self.hold = list(model.home)
+        self.humans = [self._make_human(path) for path in humans]
+        self.t = 0.0
+        self._tcp_prev = self.tcp_position()
+        self._place_humans()
+
+    def close(self) -> None:
+        if self.client is not None:
+            pb.disconnect(self.client)
+            self.client = None
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the people -------------------------------------------------------------------
+
+    def _make_human(self, path: HumanPath) -> Human:
+        c = self.client
+        human = Human(path)
+        for region, shape, radius, half, offset, axis in _BODY:
+            if shape == "sphere":
+                col = pb.createCollisionShape(pb.GEOM_SPHERE, radius=radius, physicsClientId=c)
+            else:
+                col = pb.createCollisionShape(pb.GEOM_CAPSULE, radius=radius, height=2 * half, physicsClientId=c)
+            body = pb.createMultiBody(0, col, basePosition=[0, 0, -10], physicsClientId=c)
+            human.bodies.append(body)
+            human.regions.append(region)
+            human.offsets.append((offset[0], offset[1], offset[2] + (path.arm_height if "arm" in region
+                                                                     or region == "hand" else 0.0)))
+            human.axes.append(axis)
+        return human
+
+    def _place_humans(self) -> None:
+        c = self.client
+        for human in self.humans:
+            x, y, heading, _, _ = human.path.at(self.t)
+            ch, sh = math.cos(heading), math.sin(heading)
+            turn = pb.getQuaternionFromEuler([0, 0, heading])
+            forward = pb.getQuaternionFromEuler([0, math.pi / 2, heading])
+            for body, (ox, oy, oz), axis in zip(human.bodies, human.offsets, human.axes, strict=True):
+                pos = [x + ox * ch - oy * sh, y + ox * sh + oy * ch, oz]
+                pb.resetBasePositionAndOrientation(body, pos, forward if axis == "x" else turn, physicsClientId=c)
+
+    # -- the robot --------------------------------------------------------------------
+
+    def joint_state(self) -> tuple[list[float], list[float]]:
+        states = pb.getJointStates(self.robot, self.model.joints, physicsClientId=self.client)
+        return [s[0] for s in states], [s[1] for s in states]
+
+    def tcp_position(self) -> tuple[float, float, float]:
+        return pb.getLinkState(self.robot, self.model.tcp_link, physicsClientId=self.client)[4]
+
+    def tcp_pose(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        state = pb.getLinkState(self.robot, self.model.tcp_link, physicsClientId=self.client)
+        return state[4], state[5]
+
+    def apply(self, *, q: list[float] | None = None, qd: list[float] | None = None) -> None:
+        """Drive the joints: to positions ``q`` or at velocities ``qd``. Values beyond the
+        joint limits never reach the robot: positions are clamped to the limits and
+        velocities to the joints' maxima (the caller counts what it had to clamp)."""
+        c = self.client
+        if q is not None:
+            targets = [min(max(v, lo), hi) for v, lo, hi in zip(q, self.lower, self.upper, strict=True)]
+            self.hold = targets
+            pb.setJointMotorControlArray(self.robot, self.model.joints, pb.POSITION_CONTROL, targetPositions=targets,
+                                         forces=self.max_force, physicsClientId=c)
+            for j, v in zip(self.model.joints, self.max_velocity, strict=True):  # no faster than the joint can
+                pb.changeDynamics(self.robot, j, maxJointVelocity=v, physicsClientId=c)
+        elif qd is not None:
+            speeds = [min(max(v, -m), m) for v, m in zip(qd, self.max_velocity, strict=True)]
+            pb.setJointMotorControlArray(self.robot, self.model.joints, pb.VELOCITY_CONTROL, targetVelocities=speeds,
+                                         forces=self.max_force, physicsClientId=c)
+
+    def brake(self) -> None:
+        """Stop category 0 (power removed, brakes applied): the joints hold where they are."""
+        q, _ = self.joint_state()
+        pb.setJointMotorControlArray(self.robot, self.model.joints, pb.VELOCITY_CONTROL,
+                                     targetVelocities=[0.0] * len(q), forces=[f * 4 for f in self.max_force],
+                                     physicsClientId=self.client)
+
+    def step(self) -> None:
+        self._tcp_prev = self.tcp_position()
+        self.t += self.dt
+        self._place_humans()
+        pb.stepSimulation(physicsClientId=self.client)
+
+    def tcp_speed_mm_s(self) -> float:
+        now = self.tcp_position()
+        return math.dist(now, self._tcp_prev) / self.dt * 1000.0
+
+    # -- what the sensors see and what the assessor measures -------------------------------
+
+    def separations(self, reach_m: float = 4.0) -> list[tuple[float, str, tuple[float, float, float]]]:
+        """Per person: (the smallest distance between the robot and any body region in
+        mm, that region, the person's position in mm)."""
+        c = self.client
+        out = []
+        for human in self.humans:
+            best, region = reach_m * 1000.0, ""
+            for body, name in zip(human.bodies, human.regions, strict=True):
+                for point in pb.getClosestPoints(self.robot, body, reach_m, physicsClientId=c):
+                    d = point[8] * 1000.0
+                    if d < best:
+                        best, region = d, name
+            x, y, _, _, _ = human.path.at(self.t)
+            out.append((max(0.0, best), region, (x * 1000.0, y * 1000.0, 0.0)))
+        return out
+
+    def contact_forces(self) -> dict[str, float]:
+        """The normal force on each body region the robot touches now, N."""
+        c = self.client
+        forces: dict[str, float] = {}
+        for human in self.humans:
+            for body, name in zip(human.bodies, human.regions, strict=True):
+                total = sum(p[9] for p in pb.getContactPoints(self.robot, body, physicsClientId=c))
+                if total > 0:
+                    forces[name] = forces.get(name, 0.0) + total
+        return forces
+
+    def human_velocity_mm_s(self, index: int) -> tuple[float, float]:
+        _, _, _, vx, vy = self.humans[index].path.at(self.t)
+        return vx * 1000.0, vy * 1000.0
+
+    def render(self, width: int = 320, height: int = 240) -> Any:
+        """An RGB frame (height x width x 3 bytes) from PyBullet's TinyRenderer."""
+        c = self.client
+        view = pb.computeViewMatrix([2.2, -1.8, 2.0], [0.4, 0, 0.9], [0, 0, 1], physicsClientId=c)
+        proj = pb.computeProjectionMatrixFOV(55, width / height, 0.1, 10, physicsClientId=c)
+        _, _, rgba, _, _ = pb.getCameraImage(width, height, view, proj, renderer=pb.ER_TINY_RENDERER,
+                                             physicsClientId=c)
+        return rgba

@@ -1,0 +1,30 @@
+"""Speed and separation monitoring: the protective separation distance of ISO/TS 15066
+(5.5.4) and ISO 10218-2, S_p = S_h + S_r + S_s + C + Z_d + Z_r, with S_h = v_h (T_r +
+T_s) and S_r = v_r T_r. All lengths in mm, times in s, speeds in mm/s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .limits import HUMAN_SPEED_MM_S
+
+
+@dataclass(frozen=True)
+class SsmParameters:
+    """What S_p needs besides the robot's speed: the robot's declared reaction and
+    stopping behaviour, the sensor's intrusion distance and the position uncertainties."""
+
+    reaction_time_s: float          # T_r: detection to the start of the stop
+    stopping_time_s: float          # T_s: at the speed considered (the worst declared)
+    intrusion_mm: float = 0.0       # C
+    human_uncertainty_mm: float = 0.0  # Z_d: the sensor's measurement uncertainty
+    robot_uncertainty_mm: float = 0.0  # Z_r: the robot's position uncertainty
+    human_speed_mm_s: float = HUMAN_SPEED_MM_S  # v_h
+
+
+def protective_distance_mm(p: SsmParameters, robot_speed_mm_s: float, stopping_distance_mm: float) -> float:
+    """S_p for a robot moving at ``robot_speed_mm_s`` towards the person, whose stopping
+    distance at that speed is ``stopping_distance_mm`` (S_s)."""
+    s_h = p.human_speed_mm_s * (p.reaction_time_s + p.stopping_time_s)
+    s_r = robot_speed_mm_s * p.reaction_time_s
+    return s_h + s_r + stopping_distance_mm + p.intrusion_mm + p.human_uncertainty_mm + p.robot_uncertainty_mm
