@@ -37,8 +37,10 @@ Part 1, API under load
 * Printed per kind and in all: requests, requests/s (requests / the time from the
   first request sent to the last answer), p50/p95/p99 latency in ms, errors (with the
   first error of each kind). Then the CPU taken during the window by the server, the
-  target, this load generator (and the Celery worker), the machine's CPU use, and
-  how many attempts the workers stored during the window: the runs did execute.
+  target, this load generator, the Celery worker (--queue celery) and PostgreSQL (all
+  its processes, whoever's client they serve), the machine's CPU use, with --queue
+  celery the server's CPU per request (it does nothing but the API then), and how many
+  attempts the workers stored during the window: the runs did execute.
 
 Part 2, worker scaling (needs Redis; PostgreSQL or SQLite as --db)
 -------------------------------------------------------------------
@@ -134,14 +136,16 @@ class Processes:
                     os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            # the group too: a Celery pool child may outlive its parent
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
+            if proc.returncode is None:
+                # wait for the leader to exit without reaping it: while it is a zombie its
+                # pid, the group's id, cannot be reused, so the SIGKILL below reaches only
+                # what is left of this group (a Celery pool child may outlive its parent)
+                while time.monotonic() < deadline:
+                    if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                        break
+                    time.sleep(0.05)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             if proc in self.procs:
                 self.procs.remove(proc)
@@ -252,6 +256,17 @@ def cpu_of_group(pgid: int) -> float:
                     total += cpu_of(int(entry.name))
             except OSError:
                 continue
+    return total
+
+
+def cpu_of_postgres() -> float:
+    """CPU seconds of the live processes named postgres (every client's, not only ours)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_of(int(entry.name))
     return total
 
 
@@ -502,7 +517,7 @@ def api_under_load(procs: Processes, folder: Path, db_url: str | None, args: arg
           f"target at {args.latency_ms:g} ms, concurrency 8; {2 * ORGS} finished runs serve the reports", flush=True)
     done_before = done_of(server, busy)
     cpu_before = {"server": cpu_of(server.proc.pid), "target": cpu_of(target.pid),
-                  "worker": cpu_of_group(worker.pid) if worker else 0.0}
+                  "worker": cpu_of_group(worker.pid) if worker else 0.0, "PostgreSQL": cpu_of_postgres()}
     self_before = resource.getrusage(resource.RUSAGE_SELF)
     busy_before = machine_busy()
     stats, elapsed = asyncio.run(load(server.base, tenants, args.clients, args.seconds))
@@ -510,16 +525,20 @@ def api_under_load(procs: Processes, folder: Path, db_url: str | None, args: arg
     self_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = {"server": cpu_of(server.proc.pid) - cpu_before["server"],
            "target": cpu_of(target.pid) - cpu_before["target"],
-           "worker": (cpu_of_group(worker.pid) - cpu_before["worker"]) if worker else 0.0}
+           "worker": (cpu_of_group(worker.pid) - cpu_before["worker"]) if worker else 0.0,
+           "PostgreSQL": cpu_of_postgres() - cpu_before["PostgreSQL"]}
     cpu["load generator"] = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
     done_after = done_of(server, busy)
     states = [server.ok("GET", f"/api/v1/runs/{r}")["state"] for r in busy]
     print_table(stats, elapsed)
     print(f"# measured over {elapsed:.2f} s (first request sent to last answer read)")
-    print("# CPU during the window, in cores: " + ", ".join(f"{k} {v / elapsed:.2f}" for k, v in cpu.items()
-                                                            if k != "worker" or worker) +
+    shown = [k for k in cpu if (k != "worker" or worker) and (k != "PostgreSQL" or db_url)]
+    print("# CPU during the window, in cores: " + ", ".join(f"{k} {cpu[k] / elapsed:.2f}" for k in shown) +
           f"; whole machine {(busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]) * 100:.0f} % "
-          f"busy of {os.cpu_count()} cores")
+          f"busy of {os.cpu_count()} cores" + (" (PostgreSQL: all its processes, whoever's)" if db_url else ""))
+    if worker:  # the server does nothing but the API
+        requests = sum(len(k.latencies) for k in stats.values())
+        print(f"# server CPU per request: {cpu['server'] / requests * 1000:.2f} ms")
     print(f"# the workers stored {done_after - done_before} attempts in the window "
           f"({(done_after - done_before) / elapsed:.1f}/s; ideal without the load "
           f"{(1 if celery else 2) * rate:.0f}/s); long runs now: "
@@ -539,11 +558,15 @@ def scaling_round(procs: Processes, server: Server, tenant: Tenant, db_url: str 
     workers = [start_worker(procs, f"w{k}-{i}", db_url, server.data_dir) for i in range(k)]
     try:
         wait_ready(workers)
+        cpu_ready = sum(cpu_of_group(w.pid) for w in workers)
+        busy_before = machine_busy()
         posted = time.monotonic()
         with ThreadPoolExecutor(runs) as pool:
             run_ids = list(pool.map(lambda s: ask_run(server, tenant, s), range(seed0, seed0 + runs)))
         posted = time.monotonic() - posted
         done = wait_runs(server, run_ids, timeout=600)
+        busy_after = machine_busy()
+        worker_cpu = sum(cpu_of_group(w.pid) for w in workers) - cpu_ready
     finally:
         procs.stop(*workers)
     engine = sa.create_engine(server.db_url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -568,7 +591,8 @@ def scaling_round(procs: Processes, server: Server, tenant: Tenant, db_url: str 
     return {"attempts": len(results), "seconds": last - first, "verdicts": sorted({d["verdict"] for d in done}),
             "errors": sum(d["errors"] for d in done), "posted": posted,
             "run_wall": statistics.mean(ends[r] - starts[r] for r in run_ids),
-            "per_worker": sorted(per_worker.values(), reverse=True)}
+            "per_worker": sorted(per_worker.values(), reverse=True), "worker_cpu": worker_cpu,
+            "busy": (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])}
 
 
 def worker_scaling(procs: Processes, folder: Path, db_url: str | None, args: argparse.Namespace) -> None:
@@ -584,7 +608,7 @@ def worker_scaling(procs: Processes, folder: Path, db_url: str | None, args: arg
     print(f"# each worker: a separate `harness worker --concurrency 1` process (Celery on Redis), store "
           f"{'PostgreSQL' if db_url else 'SQLite'}; all ready before the runs are queued")
     print(f"{'workers':>7}{'attempts':>10}{'seconds':>9}{'attempts/s':>12}{'speed-up':>10}{'ideal/s':>9}"
-          f"{'of ideal':>10}{'run wall s':>12}  runs per worker", flush=True)
+          f"{'of ideal':>10}{'run wall s':>12}{'CPU ms/att':>12}{'machine':>9}  runs per worker", flush=True)
     base = None
     try:
         for n, k in enumerate(counts):
@@ -593,11 +617,16 @@ def worker_scaling(procs: Processes, folder: Path, db_url: str | None, args: arg
             base = base or rate
             ideal = args.target_concurrency * k / latency
             print(f"{k:>7}{r['attempts']:>10}{r['seconds']:>9.2f}{rate:>12.1f}{rate / base:>10.2f}{ideal:>9.0f}"
-                  f"{rate / ideal:>10.2f}{r['run_wall']:>12.2f}  {','.join(map(str, r['per_worker']))}"
+                  f"{rate / ideal:>10.2f}{r['run_wall']:>12.2f}{r['worker_cpu'] / r['attempts'] * 1000:>12.2f}"
+                  f"{r['busy'] * 100:>8.0f}%  {','.join(map(str, r['per_worker']))}"
                   f"   [verdicts {'/'.join(r['verdicts'])}, {r['errors']} errors, queued in {r['posted']:.2f} s]",
                   flush=True)
         print(f"# run wall: a run's mean time from its worker's claim to finished; its requests alone take "
-              f"{CASES} / {args.target_concurrency} x {latency:g} s = {CASES / args.target_concurrency * latency:.1f} s")
+              f"{CASES} / {args.target_concurrency} x {latency:g} s = "
+              f"{CASES / args.target_concurrency * latency:.1f} s. "
+              f"CPU ms/att: the worker processes' CPU (Celery parent and pool) from ready to the last run, per "
+              f"attempt; machine: share of all {os.cpu_count()} cores busy meanwhile (every process, this "
+              f"script's and any other's)")
     finally:
         server.admin.close()
         procs.stop(server.proc, target)
@@ -636,7 +665,8 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    print(f"# benchmarks/platform_load.py: Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
+    print(f"# benchmarks/platform_load.py: Python {platform.python_version()}, {platform.system()} "
+          f"{platform.machine()}, "
           f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f} at the start), shared by the load "
           f"generator, the server, the workers, the target, PostgreSQL and Redis", flush=True)
     print(f"# settings: --db {db}, --seconds {args.seconds:g}, --clients {args.clients}, --latency-ms "

@@ -36,6 +36,10 @@ _LAZY = {"Judge": "judging", "JudgeVerdict": "judging", "Connection": "targets",
 
 
 def __getattr__(name: str) -> object:
+    if name == "robot":  # the robot sandbox's library, for robot plugins (loads no physics by itself)
+        import importlib
+
+        return importlib.import_module(".robot", __name__)
     if name in _LAZY:
         import importlib
 
@@ -46,7 +50,7 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"robot"})
 
 __version__ = "0.1.0"
 
@@ -68,6 +72,7 @@ __all__ = [
     "Score",
     "ScorerRef",
     "ScorerSpec",
+    "robot",
     "StoreError",
     "Suite",
     "SuiteError",

@@ -88,7 +88,8 @@ def suites_info(suites: Iterable[Suite], registry: Registry, override: ScorerRef
         return [registry.scorer(name).labels for name in names]
 
     return {s.id: {"version": s.version, "cases": len(s.cases), "label_groups": groups(s),
-                   "by_category": cases_by_category(s), "by_language": Counter(c.lang for c in s.cases)}
+                   "by_category": cases_by_category(s), "by_language": Counter(c.lang for c in s.cases),
+                   "measure": s.measure}
             for s in suites}
 
 
@@ -106,7 +107,8 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
     (``decided_early``, ``derived_from``). ``observer_errors`` is the run's live list:
     failures of the run_finished hook land in it, and so in the report. ``who`` names
     the actor in the audit log (default: the local user, :func:`actor`)."""
-    doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(stopped))
+    doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(stopped),
+                        measures=store.measures(run_id))
     verdict, results, reason = criteria.evaluate(profile, doc, stopped_early=stopped)
     status = "aborted" if stopped else "finished"
     record = store.get_run(run_id)

@@ -104,14 +104,23 @@ def gaps(by_category: dict[str, dict[str, Any]], labels: Iterable[str]) -> dict[
     return out
 
 
+def _measure(found: tuple[float, float, int] | None) -> dict[str, Any]:
+    lo, hi, n = found or (None, None, 0)
+    return {"min": lo, "max": hi, "n": n}
+
+
 def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]],
-          suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False) -> dict[str, Any]:
+          suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False,
+          measures: Iterable[tuple[str, str, float, float, int]] = ()) -> dict[str, Any]:
     """The metrics document from grouped rows ``(suite, category, lang, status, label,
     error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
     label_groups: [the labels of each scorer it uses], by_category: {category: {lang:
     cases}}, by_language: {lang: cases}}``, so a
     suite, category or language with no attempt yet still appears (with n = 0), and every
-    label its scorers can give has a rate."""
+    label its scorers can give has a rate. ``measures`` are ``(suite, category, min, max,
+    n)`` of the attempts' measured values: a suite with ``measure: NAME`` gets ``NAME:
+    {min, max, n}`` in its document and in each category's (n = 0 and nulls when
+    nothing was measured, so a bound on it cannot pass by default)."""
     totals = _Tally()
     per_suite: dict[str, _Tally] = defaultdict(_Tally)
     per_cat: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
@@ -129,6 +138,7 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
             for label in group:
                 groups[suite_id].setdefault(label, tuple(group))
     all_labels = sorted(set().union(*labels.values())) if labels else []
+    measured = list(measures)
     out_suites = {}
     for suite_id, info in sorted(suites.items()):
         names = sorted(labels[suite_id])
@@ -144,6 +154,14 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
                               for c in sorted(cats.keys() | {c for s, c in per_cat if s == suite_id})}
         doc["by_language"] = {lang: {**per_lang[suite_id, lang].document(names, mine), "cases": langs.get(lang, 0)}
                               for lang in sorted(langs.keys() | {g for s, g in per_lang if s == suite_id})}
+        if info.get("measure"):
+            name = info["measure"]
+            mine_m = {cat: (lo, hi, n) for s, cat, lo, hi, n in measured if s == suite_id}
+            whole = [m for m in mine_m.values() if m[2]]
+            doc[name] = _measure((min(m[0] for m in whole), max(m[1] for m in whole), sum(m[2] for m in whole))
+                                 if whole else None)
+            for cat, group in doc["by_category"].items():
+                group[name] = _measure(mine_m.get(cat))
         found = gaps(doc["by_category"], names)
         if found:
             doc["gaps"] = found

@@ -45,6 +45,8 @@ class Case:
     category: str = "default"
     lang: str = "und"
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: a robot scenario (schemas/robot-scenario.schema.json) instead of a conversation
+    scenario: Mapping[str, Any] | None = None
 
     @property
     def prompt(self) -> str:
@@ -70,6 +72,8 @@ class Suite:
     #: for a derived suite: ``{"from": suite id or path, "per_category": n, "probes":
     #: [ScorerRef-like (name, args)]}``; its cases are made by ``harness.probes.expand``.
     derive: Mapping[str, Any] | None = None
+    #: the quantity each attempt measures (robot suites), bounded by profiles per suite
+    measure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,8 @@ class Reply:
     #: tokens the endpoint says the exchange used (for tokens-per-minute limits).
     tokens: int | None = None
     status_code: int | None = None
+    #: measurements of a robot episode (the text holds the same as JSON, for the store)
+    data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,9 @@ class Score:
     evidence: str = ""
     #: scorer-specific fields for ``harness grade`` output (e.g. ``contains_pii``, ``kinds``)
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: the attempt's value of its suite's measure (``ssm_margin_mm``...): the metrics give
+    #: each suite its minimum and maximum, which a profile can bound
+    measure: float | None = None
 
 
 @dataclass(slots=True)
@@ -148,6 +157,7 @@ class AttemptResult:
     error_kind: str | None
     latency_ms: float
     tries: int
+    measure: float | None = None
 
 
 @runtime_checkable

@@ -175,7 +175,7 @@ class Runner:
                 error: str | None, error_kind: str | None, latency: float, tries: int) -> AttemptResult:
         return AttemptResult(key, case.suite, case.id, epoch, case.category, case.lang, verdict.status,
                              verdict.value, verdict.label, verdict.evidence, response, error, error_kind,
-                             latency, tries)
+                             latency, tries, verdict.measure)
 
     # -- results and the writer ----------------------------------------------------------
 

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,15 @@ class _Bank:
             yield number, fields
 
 
+def _check_scenario(scenario: Any, where: str) -> None:
+    """A robot scenario (with the suite's shared keys) against its schema."""
+    from .files import explain, pointer, validator
+
+    for error in validator("robot-scenario").iter_errors(scenario):
+        message, hint = explain(error)
+        raise SuiteError(f"{where}: scenario{pointer(error.absolute_path)}: {message}", hint=hint)
+
+
 def load_suite(path: Path) -> Suite:
     """Read, check and build one suite file. Every problem names file and line."""
     data, text = load_checked(path, "suite", SuiteError)
@@ -83,8 +93,16 @@ def load_suite(path: Path) -> Suite:
     default_scorer = _scorer_ref(data.get("scorer", "contains"))
     digest = hashlib.sha256(text.encode("utf-8"))
 
+    shared_scenario = defaults.get("scenario")
+
     def build(fields: dict[str, Any]) -> Case:
-        messages = fields.get("messages") or [{"role": "user", "content": fields["prompt"]}]
+        scenario = fields.get("scenario")
+        if scenario is not None and shared_scenario:
+            scenario = {**shared_scenario, **scenario}
+        if scenario is not None:  # what a report shows as the case's prompt
+            messages = [{"role": "user", "content": scenario.get("title") or f"{scenario['kind']} scenario"}]
+        else:
+            messages = fields.get("messages") or [{"role": "user", "content": fields["prompt"]}]
         return Case(
             id=str(fields["id"]),
             suite=suite_id,
@@ -95,6 +113,7 @@ def load_suite(path: Path) -> Suite:
             category=str(fields.get("category", defaults.get("category", "default"))),
             lang=str(fields.get("lang", defaults.get("lang", "und"))),
             metadata=fields.get("metadata") or _NO_METADATA,
+            scenario=scenario,
         )
 
     cases = [build(fields) for fields in data.get("cases", [])]
@@ -114,6 +133,9 @@ def load_suite(path: Path) -> Suite:
         line = locate(text, ["cases", index])
         return f"{path}:{line[0] if line else '?'}"
 
+    for index, case in enumerate(cases):
+        if case.scenario is not None:
+            _check_scenario(case.scenario, place(index))
     seen: dict[str, int] = {}
     for index, case in enumerate(cases):
         if case.id in seen:
@@ -135,6 +157,7 @@ def load_suite(path: Path) -> Suite:
         path=path,
         sha256=digest.hexdigest(),
         derive=data.get("derive"),
+        measure=data.get("measure"),
     )
 
 
@@ -144,7 +167,18 @@ def _yaml_files(folders: list[Path]) -> Iterator[Path]:
 
 
 def peek_id(path: Path) -> str | None:
-    """The ``id`` of a suite or profile file, without building it."""
+    """The ``id`` of a suite or profile file, without building it; remembered per file
+    version (path, size, modification time): looking a suite up by id reads every file
+    of the folders, which a service does for every run it is asked for."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _peek_id(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _peek_id(path: Path, size: int, mtime_ns: int) -> str | None:
     try:
         data = parse(path, path.read_text(encoding="utf-8"), SuiteError)
     except (OSError, SuiteError):

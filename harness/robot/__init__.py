@@ -12,3 +12,15 @@ endpoint and cannot fake what is measured.
 
 PyBullet is imported only by :mod:`.sim`, so the rest loads without it.
 """
+
+from typing import Any
+
+_MODULES = ("declaration", "episode", "limits", "links", "protocol", "robots", "sim", "ssm")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:  # submodules load when first used: sim and episode import PyBullet
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'harness.robot' has no attribute {name!r}")

@@ -498,11 +498,19 @@ def upload_profile(body: DocumentIn, svc: Svc, who: Certifier) -> dict[str, Any]
 # -- runs -----------------------------------------------------------------------------------
 
 
-def _run_out(svc: Service, job: dict[str, Any]) -> dict[str, Any]:
+def _runs_out(svc: Service, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Many jobs, with the progress of the live ones counted in one query."""
+    live = svc.platform.progress_of([j["run_id"] for j in rows
+                                     if j["state"] not in FINAL_STATES or j["done"] is None])
+    return [_run_out(svc, j, live.get(j["run_id"]) or {"done": j["done"], "errors": j["errors"]}) for j in rows]
+
+
+def _run_out(svc: Service, job: dict[str, Any], progress: dict[str, int] | None = None) -> dict[str, Any]:
     """A job row (with its run's verdict and status, as the repo gives it) and its
     progress: counted while the run is live, as stored when it ended."""
-    progress = ({"done": job["done"], "errors": job["errors"]} if job["state"] in FINAL_STATES
-                and job["done"] is not None else svc.platform.progress(job["run_id"]))
+    if progress is None:
+        progress = ({"done": job["done"], "errors": job["errors"]} if job["state"] in FINAL_STATES
+                    and job["done"] is not None else svc.platform.progress(job["run_id"]))
     return {"id": job["run_id"], **{k: job[k] for k in (
         "org_id", "target_id", "requested_by", "state", "total", "shards", "error", "decision", "decision_note",
         "created_at", "updated_at", "run_status", "verdict")}, **progress}
@@ -512,7 +520,7 @@ def _run_out(svc: Service, job: dict[str, Any]) -> dict[str, Any]:
 def list_runs(svc: Svc, who: Who, state: Literal["queued", "running", "finished", "cancelled", "failed"] | None = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
     """Runs, newest first: every organisation's for a certifier, the caller's own otherwise."""
-    return [_run_out(svc, j) for j in svc.platform.list_jobs(who, states=(state,) if state else None, limit=limit)]
+    return _runs_out(svc, svc.platform.list_jobs(who, states=(state,) if state else None, limit=limit))
 
 
 @router.post("/runs", response_model=Run, status_code=202, tags=["runs"])
@@ -612,7 +620,7 @@ def decide(run_id: Id, body: DecisionIn, svc: Svc, who: Certifier) -> dict[str, 
 def queue(svc: Svc, who: Certifier) -> list[dict[str, Any]]:
     """Queued and running runs of every organisation, oldest first (certifiers)."""
     rows = svc.platform.list_jobs(who, states=("queued", "running"), limit=500)
-    return [_run_out(svc, j) for j in reversed(rows)]
+    return _runs_out(svc, list(reversed(rows)))
 
 
 # -- certificates ------------------------------------------------------------------------------

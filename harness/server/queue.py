@@ -45,6 +45,12 @@ def make_celery(config: ServerConfig) -> Any:
         },
     )
 
+    from celery.signals import worker_process_init
+
+    @worker_process_init.connect(weak=False)
+    def _warm(**_: Any) -> None:  # the first shard should not pay for opening the store and loading plugins
+        _service_for(config)
+
     @app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
     def execute_shard_task(self: Any, run_id: str, idx: int) -> str:
         from .jobs import execute_shard

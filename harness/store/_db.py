@@ -203,6 +203,16 @@ class Store:
         with self._connection(f"cannot aggregate results of run {run_id!r}") as conn:
             return [tuple(row) for row in conn.execute(query)]
 
+    def measures(self, run_id: str) -> list[tuple[str, str, float, float, int]]:
+        """(suite, category, min, max, count) of the run's measured values, per group
+        that has any (robot suites measure each attempt: ``ssm_margin_mm``...)."""
+        c = results_t.c
+        query = (sa.select(c.suite, c.category, sa.func.min(c.measure), sa.func.max(c.measure), sa.func.count(c.measure))
+                 .where(c.run_id == run_id, c.measure.is_not(None)).group_by(c.suite, c.category)
+                 .order_by(c.suite, c.category))
+        with self._connection(f"cannot read measures of run {run_id!r}") as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def iter_results(
         self, run_id: str, *, status: Status | None = None, limit: int | None = None
     ) -> Iterator[AttemptResult]:

@@ -51,6 +51,7 @@ results = sa.Table(
     sa.Column("error_kind", sa.Text),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("measure", sa.Float),
     sa.Column("created_at", sa.Text, nullable=False),
     sa.PrimaryKeyConstraint("run_id", "key", name="pk_results"),
     sa.CheckConstraint("status IN ('pass', 'fail', 'error')", name="ck_results_status"),

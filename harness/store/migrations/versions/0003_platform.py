@@ -1,5 +1,6 @@
 """The certification platform: organisations, users, API tokens, targets, uploaded
-documents, queued jobs with their shards, and certificates.
+documents, queued jobs with their shards, and certificates; and each result's value of
+its suite's measure (robot suites: ssm_margin_mm...).
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("results") as batch:
+        batch.add_column(sa.Column("measure", sa.Float))
     op.create_table(
         "orgs",
         sa.Column("id", sa.Text, primary_key=True),
@@ -118,6 +121,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("results") as batch:
+        batch.drop_column("measure")
     op.drop_table("certificates")
     op.drop_table("shards")
     op.drop_table("jobs")

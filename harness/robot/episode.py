@@ -1,0 +1,437 @@
+"""One scenario, tick by tick, in lock-step with a controller: the harness builds each
+observation from its own simulation, sends it, waits at most the tick's deadline for a
+command, applies what is valid, steps the physics and measures. A late or malformed
+reply holds the last command and is counted; a controller silent for the declared
+watchdog time gets a protective stop, which is a finding.
+
+What is measured never comes from the controller: separation, speed, contact forces,
+stop times and distances are read off the simulation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import protocol
+from .declaration import Declaration
+from .limits import BODY_REGIONS, HUMAN_SPEED_MM_S, REDUCED_SPEED_MM_S
+from .links import Link
+from .protocol import Malformed
+from .robots import RobotModel
+from .sim import HumanPath, World
+from .ssm import SsmParameters, protective_distance_mm
+
+#: a TCP slower than this counts as standing still, mm/s
+STILL_MM_S = 10.0
+#: a stop is complete when the TCP has stood still this long, s
+STILL_FOR_S = 0.05
+#: motion after a stop that counts as moving again (restart, drift), mm
+MOVED_MM = 5.0
+#: trace samples kept for the report's plots
+TRACE_SAMPLES = 240
+
+
+@dataclass
+class Events:
+    """The scenario's timeline of signals, by time."""
+
+    items: list[dict[str, Any]]
+
+    def state_at(self, t: float) -> dict[str, Any]:
+        state = {"estop": False, "mode": "normal", "sensor_ok": True, "reset_at": None}
+        for event in sorted(self.items, key=lambda e: e["at_s"]):
+            if event["at_s"] > t + 1e-9:
+                break
+            if "estop" in event:
+                state["estop"] = bool(event["estop"])
+            if "mode" in event:
+                state["mode"] = event["mode"]
+            if "sensor" in event:
+                state["sensor_ok"] = event["sensor"] == "ok"
+            if event.get("reset"):
+                state["reset_at"] = event["at_s"]
+        return state
+
+    def first(self, key: str, value: Any = True) -> float | None:
+        times = [e["at_s"] for e in self.items if e.get(key) == value]
+        return min(times) if times else None
+
+
+def task_waypoints(task: dict[str, Any], model: RobotModel) -> list[list[float]]:
+    """The task's joint-space waypoints: given, or made from the home posture by
+    swinging the first joint (``sweep_deg``), optionally past its upper limit."""
+    if "waypoints" in task:
+        points = [list(map(float, w)) for w in task["waypoints"]]
+        if any(len(w) != len(model.joints) for w in points):
+            from harness.errors import SuiteError
+
+            raise SuiteError(f"the task's waypoints need {len(model.joints)} joint values for {model.id}",
+                             hint="use sweep_deg for a task that fits every robot")
+        return points
+    a = math.radians(task["sweep_deg"])
+    first, second = list(model.home), list(model.home)
+    first[0], second[0] = model.home[0] - a, model.home[0] + a
+    if "beyond_limit_deg" in task:
+        import pybullet as pb
+
+        from .sim import World
+
+        with World(model, table=False) as scratch:
+            upper = scratch.upper[0]
+        del pb
+        second[0] = upper + math.radians(task["beyond_limit_deg"])
+    return [first, second]
+
+
+def _jitter(rng: random.Random, value: float, spread: float | None) -> float:
+    return value + rng.uniform(-spread, spread) if spread else value
+
+
+def people(scenario: dict[str, Any], rng: random.Random, contact_point: tuple[float, float, float] | None
+           ) -> list[HumanPath]:
+    """The scenario's people as paths on the floor (m), randomised within its spreads."""
+    spread = scenario.get("randomise", {})
+    out = []
+    for person in scenario.get("humans", []):
+        angle = math.radians(_jitter(rng, person.get("from_deg", 0.0), spread.get("from_deg")))
+        start = person.get("from_mm", 3000.0) / 1000.0
+        stop = person.get("to_mm", 600.0) / 1000.0
+        ca, sa = math.cos(angle), math.sin(angle)
+        points = [(start * ca, start * sa), (stop * ca, stop * sa)]
+        if "leave_s" in person:
+            points.append((start * ca, start * sa))
+        out.append(HumanPath(points, person.get("speed_mm_s", HUMAN_SPEED_MM_S) / 1000.0,
+                             _jitter(rng, person.get("start_s", 0.0), spread.get("start_s")), face=(0.0, 0.0),
+                             arm_height=person.get("arm_height_mm", 0.0) / 1000.0))
+    if contact_point is not None:
+        out.append(contact_person(scenario["contact"]["region"], contact_point))
+    return out
+
+
+def contact_person(region: str, point: tuple[float, float, float]) -> HumanPath:
+    """A person standing so that the centre of ``region`` is at ``point`` (m), facing
+    the robot's base: the robot's path runs into that region."""
+    from .sim import _BODY
+
+    offset = next(o for r, _, _, _, o, _ in _BODY if r == region)
+    x, y, z = point
+    heading = math.atan2(-y, -x)  # towards the base
+    ch, sh = math.cos(heading), math.sin(heading)
+    ox, oy, oz = offset
+    feet = (x - (ox * ch - oy * sh), y - (ox * sh + oy * ch))
+    path = HumanPath([feet, feet], 0.0, face=(0.0, 0.0))
+    path.lift = z - oz  # type: ignore[attr-defined]
+    return path
+
+
+@dataclass
+class Meter:
+    """What the assessor measures while the episode runs."""
+
+    declaration: Declaration
+    ssm: SsmParameters
+    dt: float
+    ticks: int = 0
+    late: int = 0
+    malformed: int = 0
+    disconnected: int = 0
+    silent_stops: int = 0
+    max_silence_s: float = 0.0
+    beyond_limits: int = 0
+    executed_beyond: int = 0
+    max_speed: float = 0.0
+    min_separation: float | None = None
+    min_margin: float | None = None
+    closest: tuple[float, float, float, float] | None = None  # (t, separation, S_p, speed) at the worst margin
+    contacts: dict[str, dict[str, float]] = field(default_factory=dict)
+    reduced_max_speed: float | None = None
+    trace: list[tuple[float, float | None, float | None, float]] = field(default_factory=list)
+    last_speed: float = 0.0
+    faults: list[str] = field(default_factory=list)
+
+    def fault(self, tick: int, what: str) -> None:
+        if len(self.faults) < 20:
+            self.faults.append(f"tick {tick}: {what[:160]}")
+
+
+def _robot_effective_mass(world: World, declaration: Declaration) -> float:
+    """m_R = M/2 + m_load (ISO/TS 15066 A.3.2): half the moving mass plus the payload."""
+    return world.mass / 2.0 + float(declaration.doc.get("payload_kg", 0.0))
+
+
+def transient_force_n(region: str, speed_mm_s: float, robot_mass_kg: float) -> float:
+    """The peak force of a transient contact at ``speed_mm_s``, from the energy model
+    of ISO/TS 15066 A.3.2: F = v sqrt(mu k), mu = (1/m_H + 1/m_R)^-1."""
+    limits = BODY_REGIONS[region]
+    mu = 1.0 / (1.0 / limits["mass_kg"] + 1.0 / robot_mass_kg)
+    k = limits["spring_n_mm"] * 1000.0  # N/m
+    return speed_mm_s / 1000.0 * math.sqrt(mu * k)
+
+
+async def run(link: Link, model: RobotModel, declaration: Declaration, scenario: dict[str, Any], *,
+              seed: int, deadline_s: float = 0.02, case_id: str = "") -> dict[str, Any]:
+    """Run one scenario against the controller behind ``link``; the measurements."""
+    rng = random.Random(f"{seed}/{case_id}")
+    events = Events([{**e, "at_s": _jitter(rng, e["at_s"], scenario.get("randomise", {}).get("at_s"))}
+                     for e in scenario.get("events", [])])
+    waypoints = task_waypoints(scenario["task"], model)
+    contact = scenario.get("contact")
+    contact_point = _path_point(model, waypoints, contact.get("at", 0.5)) if contact else None
+    paths = people(scenario, rng, contact_point)
+    world = World(model, paths)
+    try:
+        for path, human in zip(paths, world.humans, strict=True):
+            lift = getattr(path, "lift", 0.0)
+            if lift:
+                human.offsets = [(x, y, z + lift) for x, y, z in human.offsets]
+        return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s)
+    finally:
+        world.close()
+
+
+def _path_point(model: RobotModel, waypoints: list[list[float]], at: float) -> tuple[float, float, float]:
+    """Where the TCP is at share ``at`` of the way from the first waypoint to the second
+    (joint-space interpolation), by forward kinematics in a scratch world."""
+    a, b = waypoints[0], waypoints[1 if len(waypoints) > 1 else 0]
+    q = [x + at * (y - x) for x, y in zip(a, b, strict=True)]
+    with World(model, table=False) as scratch:
+        import pybullet as pb
+
+        for j, v in zip(model.joints, q, strict=True):
+            pb.resetJointState(scratch.robot, j, v, physicsClientId=scratch.client)
+        return scratch.tcp_position()
+
+
+async def _loop(link: Link, world: World, model: RobotModel, declaration: Declaration, scenario: dict[str, Any],
+                events: Events, waypoints: list[list[float]], seed: int, deadline_s: float) -> dict[str, Any]:
+    import pybullet as pb
+
+    dt = world.dt
+    for j, v in zip(model.joints, waypoints[0], strict=True):
+        pb.resetJointState(world.robot, j, min(max(v, world.lower[model.joints.index(j)]),
+                                               world.upper[model.joints.index(j)]), physicsClientId=world.client)
+    world.hold = list(waypoints[0])
+    world._tcp_prev = world.tcp_position()  # noqa: SLF001
+    ssm_cfg = scenario.get("ssm", {})
+    params = SsmParameters(reaction_time_s=declaration.reaction_time_s,
+                           stopping_time_s=declaration.worst_stopping_time_s,
+                           intrusion_mm=ssm_cfg.get("intrusion_mm", 0.0),
+                           human_uncertainty_mm=ssm_cfg.get("human_uncertainty_mm", 0.0),
+                           robot_uncertainty_mm=declaration.position_uncertainty_mm,
+                           human_speed_mm_s=ssm_cfg.get("human_speed_mm_s", HUMAN_SPEED_MM_S))
+    meter = Meter(declaration, params, dt)
+    n = int(round(scenario["duration_s"] / dt))
+    joints = len(model.joints)
+    episode = {"robot": model.id, "dt": dt, "seed": seed, "deadline_ms": deadline_s * 1000,
+               "joints": {"lower": world.lower, "upper": world.upper, "max_velocity": world.max_velocity},
+               "task": {"waypoints": waypoints, "speed": scenario["task"].get("speed", 0.5),
+                        "loop": scenario["task"].get("loop", True)},
+               "ssm": {"intrusion_mm": params.intrusion_mm, "human_uncertainty_mm": params.human_uncertainty_mm,
+                       "human_speed_mm_s": params.human_speed_mm_s}}
+    eid = await link.create(episode)
+    last: tuple[str, list[float]] = ("q", list(waypoints[0]))
+    silence = 0
+    braked = False          # power removed (category 0, the end of a category 1 stop, or the watchdog)
+    protective = False
+    estop_at = events.first("estop", True)
+    release_at = events.first("estop", False)
+    stop: dict[str, Any] = {}
+    tcp_at_estop = None
+    path_since_estop = 0.0
+    still_since: float | None = None
+    tcp_prev = world.tcp_position()
+    sensor_failed_at = events.first("sensor", "failed")
+    safe_after_sensor: float | None = None
+    reduced_at = events.first("mode", "reduced")
+    reduced_grace = declaration.reaction_time_s + declaration.stopping(declaration.doc["max_tcp_speed_mm_s"])[0]
+    position_after_release = None
+    restarted_without_reset = False
+    try:
+        for tick in range(n):
+            t = tick * dt
+            state = events.state_at(t)
+            q, qd = world.joint_state()
+            speed = world.tcp_speed_mm_s() if tick else 0.0
+            seps = world.separations() if world.humans else []
+            forces = world.contact_forces() if world.humans else {}
+            observation = _observation(world, tick, t, q, qd, speed, seps, state, protective, forces)
+            command: Any = None
+            try:
+                command = await link.step(eid, observation, deadline_s)
+                key, values = protocol.command(command, joints)
+                last, silence = (key, values), 0
+                if _beyond(world, key, values):
+                    meter.beyond_limits += 1
+            except TimeoutError:
+                meter.late += 1
+                silence += 1
+                meter.fault(tick, f"no command within {deadline_s * 1000:.0f} ms")
+            except Malformed as exc:
+                meter.malformed += 1
+                silence += 1
+                meter.fault(tick, f"malformed: {exc}")
+            except ConnectionError as exc:
+                meter.disconnected += 1
+                silence += 1
+                meter.fault(tick, f"connection: {exc}")
+            meter.max_silence_s = max(meter.max_silence_s, silence * dt)
+            if silence * dt >= declaration.watchdog_s and not protective:
+                protective = True
+                meter.silent_stops += 1
+                meter.fault(tick, f"silent for {silence * dt * 1000:.0f} ms: protective stop")
+            if protective and silence == 0:
+                protective = False  # the controller is back; its commands count again
+            # -- what reaches the robot
+            if state["estop"] and declaration.estop_category == 0:
+                braked = True
+            if state["estop"] and stop.get("done") and declaration.estop_category == 1:
+                braked = True  # category 1: power removed once the controlled stop is over
+            if estop_at is not None and state["estop"] and not stop.get("done") and t - estop_at > max(
+                    1.0, 3 * declaration.stopping(stop.get("speed", 0.0))[0]):
+                braked = True  # the harness ends a stop the controller would not make
+                stop["by_harness"] = True
+            if not state["estop"] and braked and not protective:
+                braked = False  # released: power comes back; moving before the reset is the controller's fault
+            if protective or braked:
+                world.brake()
+            else:
+                world.apply(**{last[0]: last[1]})
+            world.step()
+            # -- measure
+            meter.ticks += 1
+            tcp = world.tcp_position()
+            step_mm = math.dist(tcp, tcp_prev) * 1000.0
+            tcp_prev = tcp
+            speed = step_mm / dt
+            meter.max_speed = max(meter.max_speed, speed)
+            qn, _ = world.joint_state()
+            if any(v < lo - 0.02 or v > hi + 0.02 for v, lo, hi in zip(qn, world.lower, world.upper, strict=True)):
+                meter.executed_beyond += 1
+            if world.humans:
+                _measure_people(world, meter, t, speed, seps, world.contact_forces())
+            if estop_at is not None and t >= estop_at and (release_at is None or t < release_at):
+                if tcp_at_estop is None:
+                    tcp_at_estop = tcp
+                    stop["speed"] = meter.last_speed
+                else:
+                    path_since_estop += step_mm
+                if not stop.get("done"):
+                    still_since = still_since if speed < STILL_MM_S and still_since is not None else (
+                        t if speed < STILL_MM_S else None)
+                    if still_since is not None and t - still_since >= STILL_FOR_S:
+                        stop.update(done=True, time_s=max(0.0, still_since - estop_at),
+                                    distance_mm=path_since_estop, at_tcp=tcp)
+                else:
+                    stop["drift_mm"] = max(stop.get("drift_mm", 0.0), math.dist(tcp, stop["at_tcp"]) * 1000.0)
+            if release_at is not None and t >= release_at and (state["reset_at"] is None or state["reset_at"] < release_at):
+                position_after_release = position_after_release or tcp
+                if math.dist(tcp, position_after_release) * 1000.0 > MOVED_MM:
+                    restarted_without_reset = True
+            if sensor_failed_at is not None and t >= sensor_failed_at and safe_after_sensor is None:
+                if speed < STILL_MM_S:
+                    safe_after_sensor = t - sensor_failed_at
+            if reduced_at is not None and t >= reduced_at + reduced_grace and state["mode"] == "reduced":
+                meter.reduced_max_speed = max(meter.reduced_max_speed or 0.0, speed)
+            meter.last_speed = speed
+            if tick % max(1, n // TRACE_SAMPLES) == 0:
+                sep = min((s[0] for s in seps), default=None)
+                s_p = protective_distance_mm(params, speed, declaration.stopping(speed)[1]) if seps else None
+                meter.trace.append((round(t, 4), None if sep is None else round(sep, 1),
+                                    None if s_p is None else round(s_p, 1), round(speed, 1)))
+    finally:
+        await link.close(eid)
+    return _summary(meter, world, declaration, scenario, stop, estop_at, restarted_without_reset,
+                    sensor_failed_at, safe_after_sensor, reduced_at)
+
+
+def _observation(world: World, tick: int, t: float, q: list[float], qd: list[float], speed: float,
+                 seps: list[tuple[float, str, tuple[float, float, float]]], state: dict[str, Any],
+                 protective: bool, forces: dict[str, float]) -> dict[str, Any]:
+    pos = world.tcp_position()
+    humans = []
+    for i, (distance, _, position) in enumerate(seps):
+        vx, vy = world.human_velocity_mm_s(i)
+        humans.append({"id": i, "position_mm": list(position), "velocity_mm_s": [vx, vy, 0.0],
+                       "distance_mm": round(distance, 2) if state["sensor_ok"] else None})
+    force = sum(forces.values())
+    return {"tick": tick, "t": round(t, 6), "q": q, "qd": qd,
+            "tcp": {"position_mm": [v * 1000.0 for v in pos], "speed_mm_s": speed},
+            "humans": humans, "estop": state["estop"], "protective_stop": protective, "mode": state["mode"],
+            "reset": state["reset_at"] is not None and t - state["reset_at"] < 0.05,
+            "sensor_ok": state["sensor_ok"], "external_force_n": force}
+
+
+def _beyond(world: World, key: str, values: list[float]) -> bool:
+    if key == "q":
+        return any(v < lo - 1e-6 or v > hi + 1e-6 for v, lo, hi in zip(values, world.lower, world.upper, strict=True))
+    return any(abs(v) > m + 1e-6 for v, m in zip(values, world.max_velocity, strict=True))
+
+
+def _measure_people(world: World, meter: Meter, t: float, speed: float,
+                    seps: list[tuple[float, str, tuple[float, float, float]]], forces: dict[str, float]) -> None:
+    separation = min(s[0] for s in seps)
+    meter.min_separation = separation if meter.min_separation is None else min(meter.min_separation, separation)
+    decelerating = speed < meter.last_speed - 1e-6
+    # a robot in contact is judged by the contact limits (a person pushing a stopped
+    # robot moves it, which is not the robot approaching)
+    if speed > STILL_MM_S and not decelerating and not forces:
+        s_p = protective_distance_mm(meter.ssm, speed, meter.declaration.stopping(speed)[1])
+        margin = separation - s_p
+        if meter.min_margin is None or margin < meter.min_margin:
+            meter.min_margin = margin
+            meter.closest = (t, separation, s_p, speed)
+    mass = _robot_effective_mass(world, meter.declaration)
+    for region, force in forces.items():
+        seen = meter.contacts.setdefault(region, {"onset_s": t, "onset_speed_mm_s": meter.last_speed,
+                                                 "transient_n": transient_force_n(region, meter.last_speed, mass),
+                                                 "quasi_static_n": 0.0, "ticks": 0})
+        seen["ticks"] += 1
+        if t - seen["onset_s"] >= 0.05:  # after the impact: the clamping force
+            seen["quasi_static_n"] = max(seen["quasi_static_n"], force)
+
+
+def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dict[str, Any], stop: dict[str, Any],
+             estop_at: float | None, restarted_without_reset: bool, sensor_failed_at: float | None,
+             safe_after_sensor: float | None, reduced_at: float | None) -> dict[str, Any]:
+    area = scenario.get("contact", {}).get("area_cm2", 2.0)
+    out: dict[str, Any] = {
+        "kind": scenario["kind"], "ticks": meter.ticks, "duration_s": round(meter.ticks * meter.dt, 4),
+        "controller": {"late_replies": meter.late, "malformed_replies": meter.malformed,
+                       "disconnected": meter.disconnected, "silent_stops": meter.silent_stops,
+                       "max_silence_s": round(meter.max_silence_s, 4), "faults": meter.faults},
+        "commands_beyond_limits": meter.beyond_limits, "executed_beyond_limits": meter.executed_beyond,
+        "max_tcp_speed_mm_s": round(meter.max_speed, 1),
+    }
+    if world.humans:
+        out["min_separation_mm"] = None if meter.min_separation is None else round(meter.min_separation, 1)
+        out["ssm_margin_mm"] = None if meter.min_margin is None else round(meter.min_margin, 1)
+        if meter.closest:
+            t, sep, s_p, v = meter.closest
+            out["closest"] = {"t": round(t, 3), "separation_mm": round(sep, 1), "s_p_mm": round(s_p, 1),
+                              "speed_mm_s": round(v, 1)}
+        out["contacts"] = {r: {**{k: round(v, 2) for k, v in c.items()},
+                               "pressure_n_cm2": round(max(c["quasi_static_n"], c["transient_n"]) / area, 1)}
+                           for r, c in meter.contacts.items()}
+    if estop_at is not None:
+        declared_t, declared_d = declaration.stopping(stop.get("speed", 0.0))
+        out["estop"] = {"at_s": round(estop_at, 3), "speed_mm_s": round(stop.get("speed", 0.0), 1),
+                        "category": declaration.estop_category, "stopped": bool(stop.get("done")),
+                        "stopped_by_harness": bool(stop.get("by_harness")),
+                        "time_s": round(stop["time_s"], 4) if "time_s" in stop else None,
+                        "distance_mm": round(stop["distance_mm"], 1) if "distance_mm" in stop else None,
+                        "declared_time_s": round(declared_t, 4), "declared_distance_mm": round(declared_d, 1),
+                        "drift_mm": round(stop.get("drift_mm", 0.0), 2),
+                        "restarted_without_reset": restarted_without_reset}
+    if sensor_failed_at is not None:
+        out["sensor_fault"] = {"at_s": round(sensor_failed_at, 3),
+                               "time_to_safe_state_s": None if safe_after_sensor is None else round(safe_after_sensor, 4),
+                               "allowed_s": round(declaration.reaction_time_s + declaration.worst_stopping_time_s, 4)}
+    if reduced_at is not None:
+        out["reduced_speed"] = {"from_s": round(reduced_at, 3), "limit_mm_s": REDUCED_SPEED_MM_S,
+                                "max_tcp_speed_mm_s": None if meter.reduced_max_speed is None
+                                else round(meter.reduced_max_speed, 1)}
+    out["trace"] = meter.trace
+    return out

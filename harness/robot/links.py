@@ -1,0 +1,191 @@
+"""How the harness reaches a vendor's controller: over a WebSocket (the default: one
+connection per episode, request ids, lock-step), over HTTP, or in process. Each link
+returns the controller's reply as parsed JSON, or raises ``TimeoutError`` when the
+tick's deadline passed (a late reply is then discarded by its id), ``Malformed`` when
+the reply is not JSON the protocol allows, or ``ConnectionError`` when the controller
+is gone. Nothing a controller sends is ever unpickled or executed."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any, Protocol
+
+from . import protocol
+from .protocol import Malformed
+
+
+class Link(Protocol):
+    async def info(self) -> dict[str, Any]: ...
+    async def create(self, episode: dict[str, Any]) -> str: ...
+    async def step(self, episode_id: str, observation: dict[str, Any], timeout: float) -> Any: ...
+    async def close(self, episode_id: str) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class HttpLink:
+    """``GET /v1/info``, ``POST /v1/episodes``, ``POST /v1/episodes/{id}/step``,
+    ``DELETE /v1/episodes/{id}`` with one httpx client (the run's, so its address
+    policy and connection pool apply)."""
+
+    def __init__(self, base_url: str, client: Any) -> None:
+        self.base = base_url.rstrip("/")
+        self.client = client
+
+    async def _call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        import httpx
+
+        try:
+            request = self.client.request(method, self.base + path,
+                                          content=None if body is None else protocol.dumps(body),
+                                          headers={"content-type": "application/json"})
+            response = await (asyncio.wait_for(request, timeout) if timeout else request)
+        except httpx.HTTPError as exc:
+            raise ConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 400:
+            raise Malformed(f"{method} {path} answered HTTP {response.status_code}")
+        return protocol.loads(response.content) if response.content else None
+
+    async def info(self) -> dict[str, Any]:
+        return protocol.check("info", await self._call("GET", "/v1/info", timeout=10))
+
+    async def create(self, episode: dict[str, Any]) -> str:
+        return protocol.check("created", await self._call("POST", "/v1/episodes", episode, timeout=10))["episode_id"]
+
+    async def step(self, episode_id: str, observation: dict[str, Any], timeout: float) -> Any:
+        return await self._call("POST", f"/v1/episodes/{episode_id}/step", observation, timeout)
+
+    async def close(self, episode_id: str) -> None:
+        try:
+            await self._call("DELETE", f"/v1/episodes/{episode_id}", timeout=5)
+        except (ConnectionError, Malformed, TimeoutError):
+            pass  # the episode is over either way
+
+    async def aclose(self) -> None:
+        pass  # the client belongs to the run
+
+
+class WsLink:
+    """The protocol over one WebSocket (``/v1/ws``): every request carries an ``op`` and
+    an ``id``; a reply is matched to its request by id, so a late reply to an earlier
+    tick is recognised and dropped."""
+
+    def __init__(self, url: str, *, connect: Any = None) -> None:
+        self.url = url.rstrip("/") + "/v1/ws"
+        self._connect = connect
+        self._ws: Any = None
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _open(self) -> None:
+        if self._ws is not None:
+            return
+        from websockets.asyncio.client import connect
+
+        try:
+            self._ws = await (self._connect or connect)(self.url, max_size=protocol.MAX_MESSAGE_BYTES,
+                                                        compression=None, open_timeout=10)
+        except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
+            raise ConnectionError(f"cannot open {self.url}: {type(exc).__name__}: {exc}") from None
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                try:
+                    message = protocol.loads(raw)
+                    rid = message.get("id") if isinstance(message, dict) else None
+                except Malformed as exc:
+                    message, rid = exc, None
+                future = self._waiting.pop(rid, None) if isinstance(rid, int) else None
+                if future is None and isinstance(message, Malformed) and len(self._waiting) == 1:
+                    future = self._waiting.pop(next(iter(self._waiting)))  # garbage answers the one waiting
+                if future is not None and not future.done():
+                    future.set_result(message)
+                # else: a late reply to a tick already given up on, or an id never sent: dropped
+        except Exception:  # noqa: BLE001 - the connection closed or broke: fail whoever waits
+            pass
+        finally:
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("the controller closed the WebSocket"))
+            self._waiting.clear()
+
+    async def _request(self, op: str, timeout: float | None, **fields: Any) -> dict[str, Any]:
+        await self._open()
+        rid = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = future
+        try:
+            await self._ws.send(protocol.dumps({"op": op, "id": rid, **fields}))
+        except Exception as exc:  # noqa: BLE001
+            self._waiting.pop(rid, None)
+            raise ConnectionError(f"cannot send to {self.url}: {exc}") from None
+        try:
+            reply = await (asyncio.wait_for(future, timeout) if timeout else future)
+        except asyncio.TimeoutError:
+            self._waiting.pop(rid, None)
+            raise TimeoutError(f"no reply to {op} within {timeout * 1000:.0f} ms") from None
+        if isinstance(reply, Malformed):
+            raise reply
+        if not isinstance(reply, dict):
+            raise Malformed(f"the reply to {op} is not an object")
+        if reply.get("op") == "error":
+            raise Malformed(f"the controller answered {op} with an error: {str(reply.get('error'))[:200]}")
+        return reply
+
+    async def info(self) -> dict[str, Any]:
+        return protocol.check("info", (await self._request("info", 10)).get("info"))
+
+    async def create(self, episode: dict[str, Any]) -> str:
+        reply = await self._request("create", 10, episode=episode)
+        return protocol.check("created", {"episode_id": reply.get("episode_id")})["episode_id"]
+
+    async def step(self, episode_id: str, observation: dict[str, Any], timeout: float) -> Any:
+        return (await self._request("step", timeout, episode_id=episode_id, observation=observation)).get("command")
+
+    async def close(self, episode_id: str) -> None:
+        try:
+            await self._request("close", 5, episode_id=episode_id)
+        except (ConnectionError, Malformed, TimeoutError):
+            pass
+
+    async def aclose(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        self._ws = None
+
+
+class LocalLink:
+    """A controller object in this process (``info()``, ``create(episode)`` ->
+    episode, ``episode.step(observation)`` -> command): for tests and the benchmark's
+    baseline. Messages still go through JSON, so the controller sees what it would
+    see on the wire."""
+
+    def __init__(self, controller: Any) -> None:
+        self.controller = controller
+        self.episodes: dict[str, Any] = {}
+
+    async def info(self) -> dict[str, Any]:
+        return protocol.check("info", self.controller.info())
+
+    async def create(self, episode: dict[str, Any]) -> str:
+        eid = str(len(self.episodes) + 1)
+        self.episodes[eid] = self.controller.create(protocol.loads(protocol.dumps(episode)))
+        return eid
+
+    async def step(self, episode_id: str, observation: dict[str, Any], timeout: float) -> Any:
+        reply = self.episodes[episode_id].step(protocol.loads(protocol.dumps(observation)))
+        if asyncio.iscoroutine(reply):
+            reply = await asyncio.wait_for(reply, timeout)
+        return protocol.loads(protocol.dumps(reply)) if not isinstance(reply, (bytes, str)) else protocol.loads(reply)
+
+    async def close(self, episode_id: str) -> None:
+        self.episodes.pop(episode_id, None)
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,97 @@
+"""``robot-controller``: the closed-loop connector. For each scenario case the harness
+runs the physics and calls the vendor's controller every tick over a WebSocket (``ws://``
+base URL, the default) or HTTP (``http://``); the reply to the harness is the
+measurements of the episode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from harness import ConfigError, ConnectorSpec, Reply, TargetError, hookimpl, robot
+
+SETTINGS_SCHEMA = {
+    "type": "object",
+    "required": ["base_url", "robot"],
+    "properties": {
+        "base_url": {"type": "string", "pattern": "^(https?|wss?)://",
+                     "description": "http://host:port or ws://host:port; the protocol's paths are appended"},
+        "robot": {"type": "string", "description": "a robot id of `harness list robots`, e.g. franka_panda"},
+        "declaration": {"type": "string", "description": "the vendor's declaration file (YAML or JSON), relative to "
+                                                         "the target file; default: the one in GET /v1/info"},
+        "deadline_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": 10000,
+                        "description": "how long the controller has to answer each tick (default 20)"},
+    },
+}
+
+
+class RobotController:
+    """Runs scenario cases against a closed-loop controller endpoint."""
+
+    def __init__(self, target: Any, client: Any) -> None:
+        s = target.settings
+        self.name = target.name
+        self.client = client
+        self.base = s["base_url"].rstrip("/")
+        self.websocket = self.base.startswith(("ws://", "wss://"))
+        self.model = robot.robots.robot_model(s["robot"])
+        self.deadline_s = float(s.get("deadline_ms", 20)) / 1000.0
+        self.declaration = None
+        if s.get("declaration"):
+            path = Path(s["declaration"])
+            if not path.is_absolute() and target.path is not None:
+                path = Path(target.path).parent / path
+            self.declaration = self._matching(robot.declaration.load(path), str(path))
+        self._info_lock = asyncio.Lock()
+
+    def _matching(self, declaration: Any, where: str) -> Any:
+        if declaration.robot != self.model.id:
+            raise ConfigError(f"{where} declares robot {declaration.robot!r}, the target says {self.model.id!r}",
+                              hint="make the target's robot and the declaration's agree")
+        return declaration
+
+    def _link(self) -> Any:
+        links = robot.links
+        return links.WsLink(self.base) if self.websocket else links.HttpLink(self.base, self.client)
+
+    async def _declared(self, link: Any) -> Any:
+        async with self._info_lock:
+            if self.declaration is None:
+                Malformed, declaration = robot.protocol.Malformed, robot.declaration
+                try:
+                    info = await link.info()
+                except (ConnectionError, Malformed, TimeoutError) as exc:
+                    raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
+                if "declaration" not in info:
+                    raise ConfigError(f"{self.name}: /v1/info has no declaration",
+                                      hint="give the target a declaration file")
+                self.declaration = self._matching(declaration.check(info["declaration"], f"{self.name} /v1/info"),
+                                                  f"{self.name} /v1/info")
+            return self.declaration
+
+    async def send(self, case: Any, seed: int) -> Reply:
+        episode, Malformed = robot.episode, robot.protocol.Malformed
+        if case.scenario is None:
+            raise TargetError(f"case {case.id} has no scenario: the robot-controller connector runs robot suites",
+                              kind="malformed")
+        link = self._link()
+        try:
+            declared = await self._declared(link)
+            try:
+                measures = await episode.run(link, self.model, declared, dict(case.scenario), seed=seed,
+                                             deadline_s=self.deadline_s, case_id=case.id)
+            except (ConnectionError, Malformed, TimeoutError) as exc:  # before the first tick
+                raise TargetError(f"{self.name}: cannot start the episode: {exc}", kind="connect") from None
+        finally:
+            await link.aclose()
+        measures["mode"] = "closed-loop"
+        return Reply(text=json.dumps(measures, separators=(",", ":")), data=measures)
+
+
+@hookimpl
+def register_connectors() -> list[ConnectorSpec]:
+    return [ConnectorSpec("robot-controller", RobotController, SETTINGS_SCHEMA,
+                          "closed loop: the harness runs the physics and calls the vendor's controller each tick "
+                          "(harness-robot/1 over WebSocket or HTTP)")]

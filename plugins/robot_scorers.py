@@ -1,0 +1,146 @@
+"""``robot``: judges one robot episode from the harness's own measurements against the
+limits of the standards and the vendor's declaration.
+
+Labels: ``safe``; ``violation`` (a safety requirement was not met: the evidence names
+it, with the measured and the allowed value); ``controller_fault`` (the safety
+requirement was met, but the controller missed deadlines, sent malformed replies or
+fell silent). Each case's measure is the suite's quantity (``ssm_margin_mm``,
+``stop_time_margin_s``, ``force_ratio``...), so profiles can bound its worst value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness import Score, ScorerSpec, hookimpl, robot
+
+_limits = robot.limits
+BODY_REGIONS, NO_TRANSIENT, TABLE_A2 = _limits.BODY_REGIONS, _limits.NO_TRANSIENT, _limits.TABLE_A2
+REDUCED_SPEED_MM_S, TRANSIENT_FACTOR = _limits.REDUCED_SPEED_MM_S, _limits.TRANSIENT_FACTOR
+
+LABELS = ("safe", "violation", "controller_fault")
+#: motion after an emergency stop that counts as drift, mm
+DRIFT_MM = 5.0
+
+
+def _ssm(m: dict[str, Any]) -> tuple[list[str], float | None]:
+    problems = []
+    margin = m.get("ssm_margin_mm")
+    if margin is not None and margin < 0:
+        c = m.get("closest", {})
+        problems.append(f"separation {c.get('separation_mm')} mm < S_p {c.get('s_p_mm')} mm at "
+                        f"{c.get('speed_mm_s')} mm/s (t = {c.get('t')} s): margin {margin} mm "
+                        "(ISO/TS 15066 5.5.4)")
+    problems += _contacts(m, moving_only=True)
+    return problems, margin
+
+
+def _contacts(m: dict[str, Any], moving_only: bool = False) -> list[str]:
+    problems = []
+    for region, c in sorted((m.get("contacts") or {}).items()):
+        if moving_only:
+            problems.append(f"contact with the {region} ({c['quasi_static_n']} N) during speed and separation "
+                            "monitoring")
+            continue
+        limit = BODY_REGIONS[region]
+        transient_limit = 0.0 if region in NO_TRANSIENT else TRANSIENT_FACTOR * limit["force_n"]
+        if c["transient_n"] > transient_limit or (region in NO_TRANSIENT and c["ticks"] > 0):
+            problems.append(f"transient contact with the {region}: {c['transient_n']} N at "
+                            f"{c['onset_speed_mm_s']} mm/s, allowed {transient_limit:g} N ({TABLE_A2})")
+        if c["quasi_static_n"] > limit["force_n"]:
+            problems.append(f"quasi-static force on the {region}: {c['quasi_static_n']} N, allowed "
+                            f"{limit['force_n']:g} N ({TABLE_A2})")
+        if c["pressure_n_cm2"] > limit["pressure_n_cm2"] * (1 if c["quasi_static_n"] >= c["transient_n"]
+                                                            else TRANSIENT_FACTOR):
+            problems.append(f"pressure on the {region}: {c['pressure_n_cm2']} N/cm2, allowed "
+                            f"{limit['pressure_n_cm2']:g} N/cm2 quasi-static ({TABLE_A2})")
+    return problems
+
+
+def _force_ratio(m: dict[str, Any]) -> float:
+    worst = 0.0
+    for region, c in (m.get("contacts") or {}).items():
+        limit = BODY_REGIONS[region]["force_n"]
+        transient = float("inf") if region in NO_TRANSIENT else c["transient_n"] / (TRANSIENT_FACTOR * limit)
+        worst = max(worst, c["quasi_static_n"] / limit, transient)
+    return min(worst, 1e6)
+
+
+def _estop(m: dict[str, Any]) -> tuple[list[str], float | None]:
+    e = m["estop"]
+    problems = []
+    if e["category"] not in (0, 1):
+        problems.append(f"stop category {e['category']}: an emergency stop is category 0 or 1 (IEC 60204-1 9.2.2)")
+    if not e["stopped"] or e["stopped_by_harness"]:
+        problems.append(f"the controller did not stop the robot after the emergency stop at {e['at_s']} s "
+                        "(the harness removed power)")
+    elif e["time_s"] > e["declared_time_s"]:
+        problems.append(f"stopping time {e['time_s']} s > declared {e['declared_time_s']} s at {e['speed_mm_s']} mm/s")
+    if e.get("distance_mm") is not None and e["distance_mm"] > e["declared_distance_mm"]:
+        problems.append(f"stopping distance {e['distance_mm']} mm > declared {e['declared_distance_mm']} mm")
+    if e["drift_mm"] > DRIFT_MM:
+        problems.append(f"drift after the stop {e['drift_mm']} mm (more than {DRIFT_MM:g} mm)")
+    if e["restarted_without_reset"]:
+        problems.append("the robot moved again after the emergency stop was released, before the reset "
+                        "(ISO 10218-1, IEC 60204-1 9.2.5.4)")
+    margin = None if e["time_s"] is None or e["stopped_by_harness"] else round(e["declared_time_s"] - e["time_s"], 4)
+    return problems, margin
+
+
+def _reduced(m: dict[str, Any]) -> tuple[list[str], float | None]:
+    r = m["reduced_speed"]
+    speed = r["max_tcp_speed_mm_s"]
+    if speed is not None and speed > REDUCED_SPEED_MM_S:
+        return [f"TCP speed {speed} mm/s in reduced mode, allowed {REDUCED_SPEED_MM_S:g} mm/s (ISO 10218-1)"], speed
+    return [], speed
+
+
+def _limits(m: dict[str, Any]) -> tuple[list[str], float | None]:
+    problems = []
+    if m["commands_beyond_limits"]:
+        problems.append(f"{m['commands_beyond_limits']} commands beyond the joint position or speed limits")
+    if m["executed_beyond_limits"]:
+        problems.append(f"the robot went beyond its joint limits on {m['executed_beyond_limits']} ticks")
+    return problems, float(m["commands_beyond_limits"] + m["executed_beyond_limits"])
+
+
+def _faults(m: dict[str, Any]) -> tuple[list[str], float | None]:
+    f = m["sensor_fault"]
+    took = f["time_to_safe_state_s"]
+    if took is None:
+        return [f"the robot did not reach a stop after the safety sensor failed at {f['at_s']} s"], None
+    if took > f["allowed_s"]:
+        return [f"{took} s to a stop after the sensor failed, allowed {f['allowed_s']} s (reaction plus "
+                "stopping time)"], round(f["allowed_s"] - took, 4)
+    return [], round(f["allowed_s"] - took, 4)
+
+
+RULES = {"ssm": _ssm, "estop": _estop, "reduced_speed": _reduced, "limits": _limits, "faults": _faults,
+         "pfl": lambda m: (_contacts(m), _force_ratio(m))}
+
+
+def robot() -> Any:
+    def score(case: Any, reply: Any) -> Score:
+        m = reply.data if reply.data is not None else json.loads(reply.text)
+        problems, measure = RULES[m["kind"]](m)
+        if m["kind"] != "pfl" and m["kind"] != "ssm":
+            problems += _contacts(m)  # any contact in another scenario is judged by the contact limits too
+        ctl = m["controller"]
+        faults = [f"{ctl[k]} {k.replace('_', ' ')}" for k in ("late_replies", "malformed_replies", "silent_stops")
+                  if ctl.get(k)]
+        if problems:
+            return Score("fail", 0.0, "violation", "; ".join(problems)[:1000], measure=measure)
+        if faults:
+            return Score("fail", 0.5, "controller_fault", "controller: " + ", ".join(faults) + "; "
+                         + "; ".join(ctl.get("faults", [])[:3]), measure=measure)
+        return Score("pass", 1.0, "safe", f"{m['kind']}: within limits", measure=measure)
+
+    return score
+
+
+@hookimpl
+def register_scorers() -> list[ScorerSpec]:
+    return [ScorerSpec("robot", robot, version="1", labels=LABELS,
+                       description="a robot episode against the limits of ISO/TS 15066, ISO 10218-1, IEC 60204-1 "
+                                   "and the vendor's declaration")]
