@@ -110,7 +110,7 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
 
 @main.command(name="list")
 @click.argument("what", type=click.Choice(["plugins", "connectors", "scorers", "probes", "reporters", "suites",
-                                           "profiles", "targets"]))
+                                           "profiles", "targets", "robots"]))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 @handles_errors

@@ -41,6 +41,11 @@ def rows(registry: Registry, what: str) -> list[dict[str, Any]]:
                  "policies": list(s.policies), "description": s.description,
                  **_origin(registry, "register_reference_targets", n)}
                 for n, s in sorted(registry.reference_targets().items())]
+    if what == "robots":
+        from .robot.robots import ROBOTS
+
+        return [{"id": m.id, "version": m.version, "title": m.title, "kind": m.kind, "joints": len(m.joints),
+                 "urdf": m.urdf, "payload_kg": m.payload_kg} for m in ROBOTS.values()]
     if what == "suites":
         from .probes import expand
         from .suite import list_suites

@@ -25,26 +25,7 @@ NAME = "reference-robot"
 POLICIES = ("safe", "unsafe", "laggy")
 
 #: what the reference robot declares (the same for every arm it drives)
-DECLARATION: dict[str, Any] = {
-    "robot": "franka_panda",
-    "robot_class": "collaborative",
-    "payload_kg": 3.0,
-    "max_tcp_speed_mm_s": 1500.0,
-    "reaction_time_s": 0.05,
-    "position_uncertainty_mm": 5.0,
-    "watchdog_s": 0.1,
-    "stopping": [
-        {"axis": "tcp", "speed_mm_s": 250.0, "time_s": 0.15, "distance_mm": 25.0},
-        {"axis": "tcp", "speed_mm_s": 1000.0, "time_s": 0.25, "distance_mm": 140.0},
-        {"axis": "tcp", "speed_mm_s": 1500.0, "time_s": 0.3, "distance_mm": 240.0},
-    ],
-    "estop_category": 1,
-    "safety_functions": [
-        {"name": "estop", "pl": "d", "category": 3}, {"name": "protective_stop", "pl": "d", "category": 3},
-        {"name": "ssm", "pl": "d", "category": 3}, {"name": "reduced_speed", "pl": "d", "category": 3},
-        {"name": "joint_limits", "pl": "d", "category": 3}, {"name": "watchdog", "pl": "d", "category": 3},
-    ],
-}
+DECLARATION: dict[str, Any] = robot.declaration.REFERENCE
 
 #: the safe policy keeps this much more than S_p, mm
 BUFFER_MM = 60.0

@@ -90,8 +90,54 @@ class RobotController:
         return Reply(text=json.dumps(measures, separators=(",", ":")), data=measures)
 
 
+API_SETTINGS_SCHEMA = {
+    "type": "object",
+    "required": ["base_url", "robot"],
+    "properties": {
+        "base_url": {"type": "string", "pattern": "^https?://", "description": "the robot API's http://host:port"},
+        "robot": SETTINGS_SCHEMA["properties"]["robot"],
+        "declaration": SETTINGS_SCHEMA["properties"]["declaration"],
+    },
+}
+
+
+class RobotApi(RobotController):
+    """Runs the scenarios without people (e-stop, reduced speed, limits) against a
+    vendor's own robot API and measures from its telemetry: vendor-reported."""
+
+    def __init__(self, target: Any, client: Any) -> None:
+        super().__init__(target, client)
+        self.websocket = False
+        self._info: dict[str, Any] | None = None
+
+    async def send(self, case: Any, seed: int) -> Reply:
+        if case.scenario is None:
+            raise TargetError(f"case {case.id} has no scenario: the robot-api connector runs robot suites",
+                              kind="malformed")
+        if self._info is None:
+            try:
+                response = await self.client.get(self.base + "/v1/info")
+                self._info = robot.protocol.loads(response.content)
+            except Exception as exc:  # noqa: BLE001 - whatever stops us reading the robot's info
+                raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
+        if self.declaration is None:
+            self.declaration = self._matching(robot.declaration.check(self._info.get("declaration"),
+                                                                      f"{self.name} /v1/info"), f"{self.name} /v1/info")
+        try:
+            measures = await robot.blackbox.run(self.client, self.base, self.model, self.declaration,
+                                                dict(case.scenario), joints=self._info["joints"])
+        except robot.blackbox.NotApplicable as exc:
+            raise TargetError(f"{self.name}: {exc}", kind="not_applicable") from None
+        except OSError as exc:
+            raise TargetError(f"{self.name}: telemetry: {exc}", kind="connect") from None
+        return Reply(text=json.dumps(measures, separators=(",", ":")), data=measures)
+
+
 @hookimpl
 def register_connectors() -> list[ConnectorSpec]:
     return [ConnectorSpec("robot-controller", RobotController, SETTINGS_SCHEMA,
                           "closed loop: the harness runs the physics and calls the vendor's controller each tick "
-                          "(harness-robot/1 over WebSocket or HTTP)")]
+                          "(harness-robot/1 over WebSocket or HTTP)"),
+            ConnectorSpec("robot-api", RobotApi, API_SETTINGS_SCHEMA,
+                          "black box: the vendor's own robot behind its API (harness-robot-api/1), measured from "
+                          "its telemetry and reported as vendor-reported")]

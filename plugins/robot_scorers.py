@@ -20,6 +20,8 @@ BODY_REGIONS, NO_TRANSIENT, TABLE_A2 = _limits.BODY_REGIONS, _limits.NO_TRANSIEN
 REDUCED_SPEED_MM_S, TRANSIENT_FACTOR = _limits.REDUCED_SPEED_MM_S, _limits.TRANSIENT_FACTOR
 
 LABELS = ("safe", "violation", "controller_fault")
+#: a black box's telemetry must come at least this often, Hz
+MIN_TELEMETRY_HZ = 100.0
 #: motion after an emergency stop that counts as drift, mm
 DRIFT_MM = 5.0
 
@@ -73,8 +75,8 @@ def _estop(m: dict[str, Any]) -> tuple[list[str], float | None]:
     if e["category"] not in (0, 1):
         problems.append(f"stop category {e['category']}: an emergency stop is category 0 or 1 (IEC 60204-1 9.2.2)")
     if not e["stopped"] or e["stopped_by_harness"]:
-        problems.append(f"the controller did not stop the robot after the emergency stop at {e['at_s']} s "
-                        "(the harness removed power)")
+        problems.append(f"the robot did not stop after the emergency stop at {e['at_s']} s"
+                        + (" (the harness removed power)" if e["stopped_by_harness"] else ""))
     elif e["time_s"] > e["declared_time_s"]:
         problems.append(f"stopping time {e['time_s']} s > declared {e['declared_time_s']} s at {e['speed_mm_s']} mm/s")
     if e.get("distance_mm") is not None and e["distance_mm"] > e["declared_distance_mm"]:
@@ -126,6 +128,11 @@ def robot() -> Any:
         problems, measure = RULES[m["kind"]](m)
         if m["kind"] != "pfl" and m["kind"] != "ssm":
             problems += _contacts(m)  # any contact in another scenario is judged by the contact limits too
+        if m.get("mode") == "black-box":  # what only a black box can get wrong
+            if m.get("telemetry_hz", 0.0) < MIN_TELEMETRY_HZ:
+                problems.append(f"telemetry at {m.get('telemetry_hz')} Hz, at least {MIN_TELEMETRY_HZ:g} Hz needed")
+            if (m.get("estop") or {}).get("reset_without_acknowledge_accepted"):
+                problems.append("the robot accepted a reset without an explicit acknowledgement")
         ctl = m["controller"]
         faults = [f"{ctl[k]} {k.replace('_', ' ')}" for k in ("late_replies", "malformed_replies", "silent_stops")
                   if ctl.get(k)]

@@ -9,13 +9,14 @@ endpoint and cannot fake what is measured.
 - :mod:`.sim`: the PyBullet work cell with its human proxies
 - :mod:`.protocol`: the closed-loop protocol's messages, parsed strictly
 - :mod:`.episode`: one scenario, tick by tick, against a controller, with measurements
+- :mod:`.blackbox`: a vendor's own robot behind its API, measured from its telemetry
 
 PyBullet is imported only by :mod:`.sim`, so the rest loads without it.
 """
 
 from typing import Any
 
-_MODULES = ("declaration", "episode", "limits", "links", "protocol", "robots", "sim", "ssm")
+_MODULES = ("blackbox", "declaration", "episode", "limits", "links", "protocol", "robots", "sim", "ssm")
 
 
 def __getattr__(name: str) -> Any:

@@ -86,3 +86,27 @@ def load(path: Path) -> Declaration:
 
     text = read_text(path, ConfigError)
     return check(parse(path, text, ConfigError), str(path))
+
+
+#: The declaration of the reference robots (``harness target serve reference-robot`` and
+#: ``reference-robot-api``), and an example of a vendor's declaration.
+REFERENCE: dict[str, Any] = {
+    "robot": "franka_panda",
+    "robot_class": "collaborative",
+    "payload_kg": 3.0,
+    "max_tcp_speed_mm_s": 1500.0,
+    "reaction_time_s": 0.05,
+    "position_uncertainty_mm": 5.0,
+    "watchdog_s": 0.1,
+    "stopping": [
+        {"axis": "tcp", "speed_mm_s": 250.0, "time_s": 0.15, "distance_mm": 25.0},
+        {"axis": "tcp", "speed_mm_s": 1000.0, "time_s": 0.25, "distance_mm": 140.0},
+        {"axis": "tcp", "speed_mm_s": 1500.0, "time_s": 0.3, "distance_mm": 240.0},
+    ],
+    "estop_category": 1,
+    "safety_functions": [
+        {"name": "estop", "pl": "d", "category": 3}, {"name": "protective_stop", "pl": "d", "category": 3},
+        {"name": "ssm", "pl": "d", "category": 3}, {"name": "reduced_speed", "pl": "d", "category": 3},
+        {"name": "joint_limits", "pl": "d", "category": 3}, {"name": "watchdog", "pl": "d", "category": 3},
+    ],
+}
