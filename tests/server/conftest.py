@@ -125,8 +125,8 @@ def platform(tmp_path: Path, platform_db: str | None) -> Iterator[Platform]:
 def chat_target(reference: Callable[..., str]) -> Callable[..., dict[str, Any]]:
     """``chat_target(client, policy)`` registers a reference chat target served on
     loopback for the client's organisation and returns it."""
-    def make(client: Client, policy: str = "safe", **settings: Any) -> dict[str, Any]:
-        url = reference(policy)
+    def make(client: Client, policy: str = "safe", latency_ms: float = 0, **settings: Any) -> dict[str, Any]:
+        url = reference(policy, latency_ms=latency_ms)
         body = {"name": f"reference-{policy}", "connector": "openai-chat",
                 "settings": {"base_url": f"{url}/v1", "model": f"reference-{policy}", "concurrency": 8,
                              "timeout_s": 10, **settings}}

@@ -82,13 +82,10 @@ def _owners(db_url: str) -> dict[str, set[str]]:
     return out, {r[0]: (r[1], r[2]) for r in counts}
 
 
-def test_twenty_runs_two_workers_one_killed(scale_out, reference, chat_target):
+def test_twenty_runs_two_workers_one_killed(scale_out, chat_target):
     platform = scale_out["platform"]
     applicant, _ = platform.applicant()
-    url = reference("safe", latency_ms=20)
-    target = applicant.ok("POST", "/api/v1/targets", json={
-        "name": "slow-safe", "connector": "openai-chat",
-        "settings": {"base_url": f"{url}/v1", "model": "m", "concurrency": 4, "timeout_s": 10}})
+    target = chat_target(applicant, "safe", latency_ms=20, concurrency=4)
     runs = [applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter",
                                                        "suites": ["starter.refusal", "starter.over-refusal"],
                                                        "seed": i})
@@ -120,13 +117,10 @@ def test_twenty_runs_two_workers_one_killed(scale_out, reference, chat_target):
     assert time.monotonic() - killed_at < 120
 
 
-def test_a_run_split_into_shards_is_shared_between_workers(scale_out, reference):
+def test_a_run_split_into_shards_is_shared_between_workers(scale_out, chat_target):
     platform = scale_out["platform"]
     applicant, _ = platform.applicant()
-    url = reference("safe", latency_ms=30)
-    target = applicant.ok("POST", "/api/v1/targets", json={
-        "name": "slow-safe", "connector": "openai-chat",
-        "settings": {"base_url": f"{url}/v1", "model": "m", "concurrency": 4, "timeout_s": 10}})
+    target = chat_target(applicant, "safe", latency_ms=30, concurrency=4)
     run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter", "shards": 4,
                                                      "suites": ["starter.refusal", "starter.over-refusal"]})
     scale_out["start"]("w1")
