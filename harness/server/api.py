@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness import audit as audit_chain
@@ -230,9 +231,13 @@ def service(request: Request) -> Service:
     return request.app.state.service
 
 
-def caller(request: Request) -> Caller:
+_bearer = HTTPBearer(auto_error=False, description="an API token (hst_...) a certifier made for you")
+
+
+def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Caller:
     """The caller of a token in ``Authorization: Bearer`` or the pages' cookie; 401
-    otherwise; 429 when the token is over its rate."""
+    otherwise; 429 when the token is over its rate. (``_bearer`` only documents the
+    scheme in the OpenAPI; the header is read here, with the cookie as the fallback.)"""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, "")
     if token and not header and request.method not in ("GET", "HEAD"):
@@ -462,7 +467,11 @@ def _upload(svc: Service, who: Caller, kind: str, text: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload.{kind}.yaml"
         path.write_text(text, encoding="utf-8")
-        doc = load_suite(path) if kind == "suite" else load_profile(path)
+        try:
+            doc = load_suite(path) if kind == "suite" else load_profile(path)
+        except HarnessError as exc:  # name the upload, not this server's temporary file
+            exc.message = exc.message.replace(str(path), f"the uploaded {kind}")
+            raise
     if doc.id in svc.shipped(kind):
         raise Conflict(f"{kind} {doc.id!r} is shipped with the harness", hint="give the upload another id")
     row, new = svc.platform.add_document(kind, doc.id, str(doc.version), text, doc.sha256, who.actor)
