@@ -79,6 +79,15 @@ def failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any
     return out
 
 
+def robot_section(store: Any, run_id: str, suites: list[Suite], results: list[dict[str, Any]]
+                  ) -> dict[str, Any] | None:
+    """The report's robot section (the worst case of each robot suite, with its plots'
+    data and replay frames), or None for a run without robot suites."""
+    from .robot import reporting
+
+    return reporting.section(store, run_id, suites, results)
+
+
 def suites_info(suites: Iterable[Suite], registry: Registry, override: ScorerRef | None = None
                 ) -> dict[str, dict[str, Any]]:
     """What metrics.build needs to know of each suite (as session.run builds it); with
@@ -116,7 +125,8 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
         run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
              "stop_reason": stopped, "observer_errors": observer_errors, **(run_fields or {})},
         manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
-        failures=failures(store, run_id, suites), notice=profile.notice)
+        failures=failures(store, run_id, suites), notice=profile.notice,
+        robot=robot_section(store, run_id, suites, results))
     if signing_key is not None:  # report.json and the stored report carry the signature
         from . import signing
 

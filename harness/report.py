@@ -18,11 +18,16 @@ EXAMPLES_PER_SUITE = 20
 
 
 def build(*, run: dict[str, Any], manifest: dict[str, Any], metrics: dict[str, Any], verdict: str,
-          reason: str, criteria: list[dict[str, Any]], failures: list[dict[str, Any]], notice: str = "") -> dict[str, Any]:
+          reason: str, criteria: list[dict[str, Any]], failures: list[dict[str, Any]], notice: str = "",
+          robot: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report model; ``robot`` is the robot section (harness.robot.reporting), for a
+    run with robot suites."""
     report = {"format": FORMAT, "verdict": verdict, "reason": reason, "criteria": criteria, "metrics": metrics,
               "run": run, "manifest": manifest, "failures": failures}
     if notice:
         report["notice"] = notice
+    if robot:
+        report["robot"] = robot
     problems = problems_of(Path("report.json"), "", report, "report")
     if problems:  # our own document: a mismatch is a bug, and must never reach a reviewer
         raise AssertionError("the report does not match schemas/report.schema.json:\n" + format_problems(problems))

@@ -8,6 +8,16 @@ category and language with their 95% intervals and the criteria's thresholds, th
 errors by kind, the failing examples (paged, 20 to a page) with secrets and personal
 data masked by :func:`redact` before rendering, and the manifest.
 
+A run with robot suites (the report's ``robot`` section) also gets, per robot suite, its
+worst case with line charts of separation and S_p around the closest approach and of
+the TCP speed around the e-stop (the declared stopping time shaded), a bar chart of the
+contact force per body region against its ISO/TS 15066 limit, every measurement
+labelled with who measured it ("measured by the harness (closed loop)" or
+"vendor-reported"), and a replay of the worst case: its recorded frames drawn with
+PyBullet's TinyRenderer (:mod:`harness.robot.replay`) as PNG ``data:`` URIs, shown as a
+flip-book (play, pause, slider). Without PyBullet the report says the replay could not
+be drawn.
+
 ``pdf`` writes ``report.pdf``: the same HTML printed by headless Chromium (the binary
 named by ``HARNESS_CHROMIUM``, else ``chromium``, ``chromium-browser`` or
 ``google-chrome`` on the PATH).
@@ -16,6 +26,7 @@ named by ``HARNESS_CHROMIUM``, else ``chromium``, ``chromium-browser`` or
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -25,7 +36,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +367,303 @@ def _charts(metrics: Mapping[str, Any], criteria: list[Mapping[str, Any]]) -> tu
 
 
 # ---------------------------------------------------------------------------------------
+# Robot suites: the worst case of each (report["robot"], built by harness.robot.reporting)
+# with line charts of separation and S_p and of TCP speed, a bar chart of contact force
+# per body region against its limit, and the replay of the worst case as a flip-book of
+# frames drawn with PyBullet's TinyRenderer (harness.robot.replay) as PNG data: URIs.
+
+_LW, _LH, _LX0, _LX1, _LY0, _LY1 = 800, 230, 64, 780, 14, 196
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering ``low``..``high``."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low]
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def line_chart(series: list[tuple[str, str, list[tuple[float, float]]]], caption: str, *, y_unit: str,
+               vlines: list[tuple[float, str, str]] = (), spans: list[tuple[float, float, str, str]] = (),
+               hlines: list[tuple[float, str, str]] = (), dots: list[tuple[float, float, str, str]] = (),
+               y_floor: float | None = 0.0) -> Markup:
+    """An SVG line chart over time: ``series`` are (class, label, [(t, y)]); ``vlines``
+    (t, class, label) mark moments, ``spans`` (t0, t1, class, label) shade intervals,
+    ``hlines`` (y, class, label) mark limits, ``dots`` (t, y, class, label) points."""
+    xs = [x for _, _, pts in series for x, _ in pts] + [v[0] for v in vlines] + [s[0] for s in spans] + \
+        [s[1] for s in spans]
+    ys = [y for _, _, pts in series for _, y in pts] + [h[0] for h in hlines] + [d[1] for d in dots]
+    if not xs or not ys:
+        return Markup('<p class="sub">No samples to plot.</p>')
+    x_low, x_high = min(xs), max(xs)
+    y_low = min(ys) if y_floor is None else min(y_floor, min(ys))
+    y_high = max(ys)
+    if x_high <= x_low:
+        x_high = x_low + 1.0
+    if y_high <= y_low:
+        y_high = y_low + 1.0
+    y_high += (y_high - y_low) * 0.08
+    y_ticks = _ticks(y_low, y_high)
+    y_high = max(y_high, y_ticks[-1])
+    y_low = min(y_low, y_ticks[0])
+
+    def x(v: float) -> float:
+        return _LX0 + (_LX1 - _LX0) * (v - x_low) / (x_high - x_low)
+
+    def y(v: float) -> float:
+        return _LY1 - (_LY1 - _LY0) * (v - y_low) / (y_high - y_low)
+
+    out = [f'<svg class="chart line" viewBox="0 0 {_LW} {_LH}" role="img" aria-label="{escape(caption)}">']
+    grid = "".join(f"M{_LX0} {y(t):.1f}H{_LX1}" for t in y_ticks)
+    x_ticks = _ticks(x_low, x_high, 8)
+    grid += "".join(f"M{x(t):.1f} {_LY0}V{_LY1}" for t in x_ticks)
+    out.append(f'<path class="g" d="{grid}"/>')
+    out += [f'<text class="ay" x="{_LX0 - 6}" y="{y(t) + 3.5:.1f}">{_plain(t)}</text>' for t in y_ticks]
+    out += [f'<text class="ax" x="{x(t):.1f}" y="{_LY1 + 14}">{_plain(t)}</text>' for t in x_ticks]
+    out.append(f'<text class="ax" x="{_LX1}" y="{_LH - 2}" text-anchor="end">t (s)</text>')
+    out.append(f'<text class="ay" x="{_LX0 - 6}" y="{_LY0 - 4}">{escape(y_unit)}</text>')
+    for t0, t1, cls, label in spans:
+        a, b = sorted((x(t0), x(t1)))
+        out.append(f'<rect class="span {cls}" x="{a:.1f}" y="{_LY0}" width="{max(1.0, b - a):.1f}" '
+                   f'height="{_LY1 - _LY0}"><title>{escape(label)}</title></rect>')
+    for value, cls, label in hlines:
+        out.append(f'<path class="lim {cls}" d="M{_LX0} {y(value):.1f}H{_LX1}"><title>{escape(label)}</title></path>')
+        out.append(f'<text class="lab {cls}" x="{_LX1 - 4}" y="{y(value) - 4:.1f}" text-anchor="end">'
+                   f'{escape(label)}</text>')
+    for cls, label, pts in series:
+        if pts:
+            d = "M" + "L".join(f"{x(a):.1f} {y(b):.1f}" for a, b in pts)
+            out.append(f'<path class="ln {cls}" d="{d}"><title>{escape(label)}</title></path>')
+    for i, (value, cls, label) in enumerate(vlines):
+        out.append(f'<path class="mk {cls}" d="M{x(value):.1f} {_LY0}V{_LY1}"><title>{escape(label)}</title></path>')
+        right = x(value) > (_LX0 + _LX1) / 2  # the label on the side with room
+        out.append(f'<text class="lab {cls}" x="{x(value) + (-4 if right else 4):.1f}" y="{_LY0 + 11 + 12 * i}" '
+                   f'text-anchor="{"end" if right else "start"}">{escape(label)}</text>')
+    for t, value, cls, label in dots:
+        out.append(f'<circle class="dot {cls}" cx="{x(t):.1f}" cy="{y(value):.1f}" r="4">'
+                   f'<title>{escape(label)}</title></circle>')
+    legend = "".join(f'<tspan class="lg {cls}">━ {escape(label)}</tspan>  ' for cls, label, _ in series)
+    out.append(f'<text class="legend-t" x="{_LX0 + 6}" y="{_LY1 - 6}">{legend}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def force_chart(bars: list[Mapping[str, Any]], caption: str) -> Markup:
+    """Horizontal bars of the quasi-static and the transient force per body region, each
+    with its limit (ISO/TS 15066 Table A.2) as a threshold mark."""
+    if not bars:
+        return Markup('<p class="sub">No contact with any body region.</p>')
+    rows: list[tuple[str, Any, Any, str]] = []
+    for b in bars:
+        rows.append((f"{b['region']} quasi-static", b.get("quasi_static_n"), b.get("limit_n"), ""))
+        note = " (none allowed)" if b.get("transient_limit_n") == 0 else ""
+        rows.append((f"{b['region']} transient{note}", b.get("transient_n"), b.get("transient_limit_n"), note))
+    values = [float(v) for _, v, lim, _ in rows for v in (v, lim) if isinstance(v, (int, float))]
+    top = max(values + [1.0]) * 1.1
+    height = _TOP + _ROW * len(rows) + 6
+
+    def x(v: float) -> float:
+        return _X0 + _PW * min(1.0, max(0.0, v / top))
+
+    ticks = _ticks(0.0, top, 4)
+    grid = "".join(f"M{x(t):.1f} {_TOP - 4}V{height - 4}" for t in ticks)
+    out = [f'<svg class="chart force" viewBox="0 0 {_W} {height}" role="img" aria-label="{escape(caption)}">',
+           f'<path class="g" d="{grid}"/>']
+    out += [f'<text class="ax" x="{x(t):.1f}" y="12">{_plain(t)} N</text>' for t in ticks]
+    for i, (label, value, limit, _) in enumerate(rows):
+        over = isinstance(value, (int, float)) and isinstance(limit, (int, float)) and (
+            value > limit or (limit == 0 and value > 0))
+        status = "fail" if over else "pass"
+        tip = f"{label}: {_plain(value)} N, limit {_plain(limit)} N"
+        parts = [f'<g transform="translate(0 {_TOP + i * _ROW})"><title>{escape(tip)}</title>',
+                 f'<text class="l" x="{_LABEL_X}" y="14">{escape(_clip(label, 34))}</text>']
+        if isinstance(value, (int, float)):
+            parts.append(f'<rect class="b {status}" x="{_X0}" y="4" width="{x(float(value)) - _X0:.1f}" height="12"/>')
+        if isinstance(limit, (int, float)):
+            parts.append(f'<path class="t" d="M{x(float(limit)):.1f} 0V20"/>')
+        parts.append(f'<text class="v" x="{_X0 + _PW + 10}" y="14">{_plain(value)} N / limit {_plain(limit)} N</text>')
+        parts.append("</g>")
+        out.append("".join(parts))
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _flat(value: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """``(dotted key, text)`` of a measurements object, lists of scalars joined. The
+    harness measured these: only the controller's fault messages, which quote what the
+    controller sent, are redacted."""
+    if isinstance(value, Mapping) and depth < 3:
+        if not value:
+            return [(prefix, "none")] if prefix else []
+        out = []
+        for k, v in value.items():
+            out += _flat(v, f"{prefix}.{k}" if prefix else str(k), depth + 1)
+        return out
+    if isinstance(value, list):
+        text = "; ".join(_plain(v) if not isinstance(v, (dict, list)) else _num(v) for v in value[:8])
+        return [(prefix, (redact(text) if "fault" in prefix else text) or "none")]
+    return [(prefix, _plain(value))]
+
+
+@lru_cache(maxsize=8)  # the PDF prints the HTML again; a long-lived worker keeps only a few
+def _replay_images(robot_id: str, frames_json: str) -> tuple[str, ...]:
+    from harness import robot
+
+    replay = robot.replay
+    return tuple(replay.data_uris(replay.render(robot_id, json.loads(frames_json))))
+
+
+def _replay(entry: Mapping[str, Any]) -> dict[str, Any]:
+    rp = entry.get("replay")
+    if not isinstance(rp, Mapping) or not rp.get("frames"):
+        why = ("the measurements are vendor-reported: the harness did not simulate this robot"
+               if entry.get("mode") == "black-box" else "the episode recorded no frames")
+        return {"frames": [], "note": f"No replay: {why}."}
+    frames = list(rp["frames"])
+    try:
+        images = _replay_images(str(rp["robot"]), json.dumps(frames))
+    except Exception as exc:  # noqa: BLE001 - a report without its replay beats no report
+        return {"frames": [], "note": f"The replay could not be drawn: {redact(f'{type(exc).__name__}: {exc}')}"}
+    focus = rp.get("focus_s")
+    times = [float(f[0]) for f in frames]
+    start = min(range(len(times)), key=lambda i: abs(times[i] - focus)) if focus is not None else 0
+    return {"frames": [{"src": src, "t": f"{t:.2f}"} for src, t in zip(images, times, strict=False)],
+            "start": start, "focus": focus, "note": ""}
+
+
+def _robot_charts(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    plots = entry.get("plots") or {}
+    label = entry.get("measured_by") or ""
+    charts = []
+    sep = plots.get("separation")
+    if isinstance(sep, Mapping) and sep.get("points"):
+        pts = sep["points"]
+        closest = sep.get("closest") or {}
+        vlines, dots, note = [], [], ""
+        if closest.get("t") is not None:
+            margin = sep.get("margin_mm")
+            vlines.append((float(closest["t"]), "closest", f"closest approach, t = {_plain(closest['t'])} s"))
+            note = (f"Closest approach at t = {_plain(closest['t'])} s: separation "
+                    f"{_plain(closest.get('separation_mm'))} mm against S_p {_plain(closest.get('s_p_mm'))} mm at "
+                    f"{_plain(closest.get('speed_mm_s'))} mm/s"
+                    + (f" (margin {_plain(margin)} mm)." if margin is not None else "."))
+            if closest.get("separation_mm") is not None:
+                dots.append((float(closest["t"]), float(closest["separation_mm"]), "closest",
+                             f"separation {closest['separation_mm']} mm at {closest.get('speed_mm_s')} mm/s"))
+        spans, since = [], None  # where the separation is below S_p
+        for i, p in enumerate(pts):
+            below = p[1] is not None and p[2] is not None and p[1] < p[2]
+            if below and since is None:
+                since = p[0]
+            if since is not None and (not below or i == len(pts) - 1):
+                spans.append((since, p[0], "viol", "separation below S_p"))
+                since = None
+        charts.append({"title": "Separation and protective separation distance S_p around the closest approach",
+                       "svg": line_chart([("sep", "separation (mm)", [(p[0], p[1]) for p in pts if p[1] is not None]),
+                                          ("sp", "S_p (mm)", [(p[0], p[2]) for p in pts if p[2] is not None])],
+                                         f"{entry['suite']}: separation and S_p over time", y_unit="mm",
+                                         vlines=vlines, dots=dots, spans=spans),
+                       "kind": "separation", "label": label, "note": note})
+    speed = plots.get("speed")
+    if isinstance(speed, Mapping) and speed.get("points"):
+        vlines, spans, hlines = [], [], []
+        estop = speed.get("estop") or {}
+        reduced = speed.get("reduced") or {}
+        title, note = "TCP speed", ""
+        if estop.get("at_s") is not None:
+            at = float(estop["at_s"])
+            title = "TCP speed before and after the e-stop"
+            vlines.append((at, "estop", (f"e-stop at {_plain(at)} s ({_plain(estop.get('speed_mm_s'))} mm/s, "
+                                         f"category {estop.get('category')})")))
+            if estop.get("declared_time_s") is not None:
+                spans.append((at, at + float(estop["declared_time_s"]), "declared",
+                              f"declared stopping time {_plain(estop['declared_time_s'])} s"))
+            if estop.get("time_s") is not None:
+                by = " (by the harness)" if estop.get("stopped_by_harness") else ""
+                vlines.append((at + float(estop["time_s"]), "stopped",
+                               f"stopped after {_plain(estop['time_s'])} s{by}"))
+            if estop.get("stopped_by_harness"):
+                outcome = "the controller did not stop the robot: the harness removed power"
+            elif not estop.get("stopped"):
+                outcome = "the robot did not stop while the e-stop was pressed"
+            else:
+                outcome = (f"stopped in {_plain(estop.get('time_s'))} s (declared "
+                           f"{_plain(estop.get('declared_time_s'))} s) over {_plain(estop.get('distance_mm'))} mm "
+                           f"(declared {_plain(estop.get('declared_distance_mm'))} mm)")
+            note = (f"E-stop at t = {_plain(at)} s at {_plain(estop.get('speed_mm_s'))} mm/s, category "
+                    f"{estop.get('category')}: {outcome}; drift {_plain(estop.get('drift_mm'))} mm. The shaded band "
+                    "is the declared stopping time.")
+        if reduced.get("from_s") is not None:
+            title = "TCP speed in reduced mode"
+            vlines.append((float(reduced["from_s"]), "estop", f"reduced mode from {_plain(reduced['from_s'])} s"))
+            if reduced.get("limit_mm_s") is not None:
+                hlines.append((float(reduced["limit_mm_s"]), "limit", f"limit {_plain(reduced['limit_mm_s'])} mm/s"))
+            note = (f"Reduced mode from t = {_plain(reduced['from_s'])} s: highest TCP speed "
+                    f"{_plain(reduced.get('max_tcp_speed_mm_s'))} mm/s against "
+                    f"{_plain(reduced.get('limit_mm_s'))} mm/s.")
+        charts.append({"title": title,
+                       "svg": line_chart([("spd", "TCP speed (mm/s)", [(p[0], p[1]) for p in speed["points"]
+                                                                       if p[1] is not None])],
+                                         f"{entry['suite']}: {title}", y_unit="mm/s", vlines=vlines, spans=spans,
+                                         hlines=hlines),
+                       "kind": "speed", "label": label, "note": note})
+    if "contacts" in plots:
+        charts.append({"title": "Contact force per body region against its limit (ISO/TS 15066 Table A.2)",
+                       "svg": force_chart(list(plots.get("contacts") or []),
+                                          f"{entry['suite']}: contact force per body region"),
+                       "kind": "contacts", "label": label,
+                       "note": "Transient contact may reach twice the quasi-static limit; none is allowed on the skull "
+                               "or the face."})
+    return charts
+
+
+def _value_text(measure: str | None, value: Any) -> str:
+    if measure == "force_ratio" and isinstance(value, (int, float)) and value >= 1e6:
+        return "∞ (contact where none is allowed)"  # the scorer's cap: skull or face
+    return _plain(value)
+
+
+def _robot(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from harness import robot
+
+    text_line = robot.reporting.text_line
+
+    out = []
+    for entry in (report.get("robot") or {}).get("suites") or []:
+        worst = entry.get("worst") or {}
+        limit = entry.get("limit") or {}
+        unit = entry.get("unit") or ""
+        value = worst.get("value")
+        over = None
+        if limit and isinstance(value, (int, float)):
+            op, bound = limit.get("op"), limit.get("value")
+            ok = {"≥": value >= bound, ">": value > bound, "≤": value <= bound, "<": value < bound}.get(op)
+            over = None if ok is None else not ok
+        out.append({
+            "suite": entry.get("suite"), "title": entry.get("title") or "", "measure": entry.get("measure") or "",
+            "unit": unit, "mode": entry.get("mode") or "", "measured_by": entry.get("measured_by") or "",
+            "vendor": entry.get("mode") not in (None, "closed-loop"),
+            "attempts": entry.get("attempts", 0), "failed": entry.get("failed", 0), "errors": entry.get("errors", 0),
+            # a violation's evidence is the harness's own measurements; other evidence
+            # may quote the controller, and is redacted like a target's text
+            "worst": {**worst, "evidence": worst.get("evidence") if worst.get("label") in ("violation", "safe")
+                      else redact(worst.get("evidence")), "value_text": _value_text(entry.get("measure"), value)}
+            if worst else None,
+            "limit": {**limit, "text": f"{limit.get('op')} {_plain(limit.get('value'))}{' ' + unit if unit else ''}"}
+            if limit else None,
+            "status": "plain" if over is None else ("fail" if over else "pass"),
+            "line": text_line(entry),
+            "measurements": _flat(entry.get("measurements") or {}),
+            "charts": _robot_charts(entry),
+            "replay": _replay(entry) if worst else {"frames": [], "note": ""},
+        })
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 # The view: everything the template shows, already shaped, formatted and redacted.
 
 
@@ -453,7 +761,7 @@ def view(report: Mapping[str, Any]) -> dict[str, Any]:
         "observer_errors": [redact(e) for e in run.get("observer_errors") or []],
         "criteria": _criteria_rows(criteria),
         "counts": {s: sum(1 for c in criteria if c.get("status") == s) for s in ("pass", "fail", "inconclusive")},
-        "totals": metrics.get("totals") or {}, "overview": overview, "suites": sections,
+        "totals": metrics.get("totals") or {}, "overview": overview, "suites": sections, "robot": _robot(report),
         "errors": _errors(metrics), "gaps": _gaps(metrics),
         "pages": pages, "failure_count": sum(len(p) for p in pages), "page_size": PAGE_SIZE,
         "target": _target(manifest.get("target") or {}),

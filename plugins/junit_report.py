@@ -11,7 +11,9 @@ Layout (valid against the common JUnit schema, Jenkins' ``junit-10.xsd``)::
           <skipped message="..."/>                  for an inconclusive one
         </testcase>
       </testsuite>
-      <testsuite name="SUITE_ID" ...>    one per suite of the run
+      <testsuite name="SUITE_ID" ...>    one per suite of the run; a robot suite's
+                                         properties robot.worst (its worst value
+                                         against the limit) and robot.measured_by
         <testcase classname="SUITE_ID" name="CASE_ID">   one per failing example the
           <failure message="EVIDENCE" type="example">    report carries (they are capped
         </testcase>                                      per suite in the report itself)
@@ -127,6 +129,12 @@ def _criterion_text(c: Mapping[str, Any]) -> str:
     return _clean("\n".join(lines))
 
 
+def _robot_line(entry: Mapping[str, Any]) -> str:
+    from harness import robot
+
+    return robot.reporting.text_line(entry)
+
+
 def build(report: Mapping[str, Any]) -> ET.Element:
     """The ``<testsuites>`` element of a report."""
     run = report.get("run", {})
@@ -176,6 +184,7 @@ def build(report: Mapping[str, Any]) -> ET.Element:
     for example in report.get("failures") or []:
         by_suite.setdefault(example.get("suite", "?"), []).append(example)
     metrics = report.get("metrics", {}).get("suites", {})
+    robot = {e.get("suite"): e for e in (report.get("robot") or {}).get("suites") or []}
     several_epochs = manifest.get("epochs", 1) > 1
     total_tests, total_failures = len(criteria), failed
     for suite_id, examples in by_suite.items():
@@ -183,8 +192,11 @@ def build(report: Mapping[str, Any]) -> ET.Element:
                        timestamp=stamp)
         m = metrics.get(suite_id, {})
         version = next((s.get("version") for s in manifest.get("suites", []) if s["id"] == suite_id), None)
+        worst = robot.get(suite_id)
         _properties(suite, [("suite.version", version), ("attempts", m.get("n")), ("failed", m.get("failed")),
-                            ("errors", m.get("errors")), ("examples.shown", len(examples))])
+                            ("errors", m.get("errors")), ("examples.shown", len(examples)),
+                            ("robot.worst", _robot_line(worst) if worst else None),
+                            ("robot.measured_by", worst.get("measured_by") if worst else None)])
         for example in examples:
             name = str(example.get("case_id", example.get("key", "?")))
             if several_epochs:

@@ -3,7 +3,9 @@
 
 In order: the verdict in bold, its reason and the profile's notice; the criteria table
 (criterion, status, measured with the 95% interval of its rate, threshold, clause) and a
-line for each criterion that did not pass; a table per suite (attempts, valid, errors,
+line for each criterion that did not pass; for a run with robot suites, a line per robot
+suite with its worst value against the limit and who measured it ("measured by the
+harness (closed loop)" or "vendor-reported"); a table per suite (attempts, valid, errors,
 pass rate with its interval, the rates of the labels); coverage (categories, and cases
 per language); up to 10 failing examples; the manifest summary.
 
@@ -220,6 +222,19 @@ def _manifest(report: Mapping[str, Any]) -> _Table:
     return table
 
 
+def _robot(report: Mapping[str, Any]) -> list[str]:
+    """One line per robot suite: its worst value against the limit, the case, and who
+    measured it (the harness in closed loop, or the vendor)."""
+    entries = (report.get("robot") or {}).get("suites") or []
+    if not entries:
+        return []
+    from harness import robot
+
+    text_line = robot.reporting.text_line
+    return ["### Robot safety: worst cases", "",
+            *(f"- {inline(text_line(e), 400)}" for e in entries[:20]), ""]
+
+
 def _assemble(report: Mapping[str, Any], criteria: _Table, notes: list[str], suites: _Table, coverage: _Table,
               examples: list[str], manifest: _Table, notes_shown: int) -> str:
     run_id = report.get("run", {}).get("id", "")
@@ -234,7 +249,8 @@ def _assemble(report: Mapping[str, Any], criteria: _Table, notes: list[str], sui
         lines += ["", *notes[:notes_shown]]
         if notes_shown < len(notes):
             lines.append(f"- _{len(notes) - notes_shown} more not shown; report.json has them all._")
-    lines += ["", "### Suites", "", *(suites.lines() or ["No suite."]), "", "### Coverage", "",
+    lines += ["", *_robot(report)]
+    lines += ["### Suites", "", *(suites.lines() or ["No suite."]), "", "### Coverage", "",
               *(coverage.lines() or ["No suite."]), ""]
     failures = report.get("failures") or []
     if failures:
