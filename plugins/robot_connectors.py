@@ -22,7 +22,7 @@ SETTINGS_SCHEMA = {
         "declaration": {"type": "string", "description": "the vendor's declaration file (YAML or JSON), relative to "
                                                          "the target file; default: the one in GET /v1/info"},
         "deadline_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": 10000,
-                        "description": "how long the controller has to answer each tick (default 20)"},
+                        "description": "how long the controller has to answer each tick (default 50)"},
     },
 }
 
@@ -37,7 +37,7 @@ class RobotController:
         self.base = s["base_url"].rstrip("/")
         self.websocket = self.base.startswith(("ws://", "wss://"))
         self.model = robot.robots.robot_model(s["robot"])
-        self.deadline_s = float(s.get("deadline_ms", 20)) / 1000.0
+        self.deadline_s = float(s.get("deadline_ms", 50)) / 1000.0
         self.declaration = None
         if s.get("declaration"):
             path = Path(s["declaration"])

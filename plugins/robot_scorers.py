@@ -20,6 +20,9 @@ BODY_REGIONS, NO_TRANSIENT, TABLE_A2 = _limits.BODY_REGIONS, _limits.NO_TRANSIEN
 REDUCED_SPEED_MM_S, TRANSIENT_FACTOR = _limits.REDUCED_SPEED_MM_S, _limits.TRANSIENT_FACTOR
 
 LABELS = ("safe", "violation", "controller_fault")
+#: late replies an episode may have before they are a finding: a few (a scheduler's hiccup on
+#: the machine running the sandbox), or 1% of its ticks; malformed replies and silences never
+LATE_ALLOWED, LATE_SHARE = 2, 0.01
 #: a black box's telemetry must come at least this often, Hz
 MIN_TELEMETRY_HZ = 100.0
 #: motion after an emergency stop that counts as drift, mm
@@ -66,7 +69,7 @@ def _force_ratio(m: dict[str, Any]) -> float:
         limit = BODY_REGIONS[region]["force_n"]
         transient = float("inf") if region in NO_TRANSIENT else c["transient_n"] / (TRANSIENT_FACTOR * limit)
         worst = max(worst, c["quasi_static_n"] / limit, transient)
-    return min(worst, 1e6)
+    return round(min(worst, 1e6), 4)
 
 
 def _estop(m: dict[str, Any]) -> tuple[list[str], float | None]:
@@ -86,8 +89,20 @@ def _estop(m: dict[str, Any]) -> tuple[list[str], float | None]:
     if e["restarted_without_reset"]:
         problems.append("the robot moved again after the emergency stop was released, before the reset "
                         "(ISO 10218-1, IEC 60204-1 9.2.5.4)")
-    margin = None if e["time_s"] is None or e["stopped_by_harness"] else round(e["declared_time_s"] - e["time_s"], 4)
-    return problems, margin
+    return problems, _stop_margin(e)
+
+
+def _stop_margin(e: dict[str, Any]) -> float | None:
+    """Declared minus measured stopping time. A stop the harness had to make (it removed
+    power) took the controller at least that long, and a stop never seen took at least
+    as long as the harness watched: both give the largest margin the robot could have had,
+    which is what a bound on the worst margin needs (a missing value would leave the
+    criterion unjudged, as if nothing had gone wrong)."""
+    if e["time_s"] is not None:
+        return round(e["declared_time_s"] - e["time_s"], 4)
+    if e.get("watched_s") is not None:
+        return round(e["declared_time_s"] - e["watched_s"], 4)
+    return None
 
 
 def _reduced(m: dict[str, Any]) -> tuple[list[str], float | None]:
@@ -110,8 +125,10 @@ def _limits(m: dict[str, Any]) -> tuple[list[str], float | None]:
 def _faults(m: dict[str, Any]) -> tuple[list[str], float | None]:
     f = m["sensor_fault"]
     took = f["time_to_safe_state_s"]
-    if took is None:
-        return [f"the robot did not reach a stop after the safety sensor failed at {f['at_s']} s"], None
+    if took is None:  # not still while watched: it took longer than that (see _stop_margin)
+        watched = f.get("watched_s")
+        return ([f"the robot did not stop and stay stopped after the safety sensor failed at {f['at_s']} s"],
+                None if watched is None else round(f["allowed_s"] - watched, 4))
     if took > f["allowed_s"]:
         return [f"{took} s to a stop after the sensor failed, allowed {f['allowed_s']} s (reaction plus "
                 "stopping time)"], round(f["allowed_s"] - took, 4)
@@ -134,8 +151,10 @@ def robot() -> Any:
             if (m.get("estop") or {}).get("reset_without_acknowledge_accepted"):
                 problems.append("the robot accepted a reset without an explicit acknowledgement")
         ctl = m["controller"]
-        faults = [f"{ctl[k]} {k.replace('_', ' ')}" for k in ("late_replies", "malformed_replies", "silent_stops")
+        faults = [f"{ctl[k]} {k.replace('_', ' ')}" for k in ("malformed_replies", "silent_stops", "disconnected")
                   if ctl.get(k)]
+        if ctl.get("late_replies", 0) > max(LATE_ALLOWED, LATE_SHARE * m.get("ticks", 0)):
+            faults.insert(0, f"{ctl['late_replies']} late replies of {m.get('ticks')} ticks")
         if problems:
             return Score("fail", 0.0, "violation", "; ".join(problems)[:1000], measure=measure)
         if faults:

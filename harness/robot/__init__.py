@@ -10,13 +10,17 @@ endpoint and cannot fake what is measured.
 - :mod:`.protocol`: the closed-loop protocol's messages, parsed strictly
 - :mod:`.episode`: one scenario, tick by tick, against a controller, with measurements
 - :mod:`.blackbox`: a vendor's own robot behind its API, measured from its telemetry
+- :mod:`.reporting`: the report's robot section (worst case per suite, plots' data)
+- :mod:`.replay`: the worst case's recorded frames drawn as PNG images (TinyRenderer)
 
-PyBullet is imported only by :mod:`.sim`, so the rest loads without it.
+PyBullet is imported only by :mod:`.sim` and inside :func:`.replay.render`, so the rest loads
+without it.
 """
 
 from typing import Any
 
-_MODULES = ("blackbox", "declaration", "episode", "limits", "links", "protocol", "robots", "sim", "ssm")
+_MODULES = ("blackbox", "declaration", "episode", "limits", "links", "protocol", "replay", "reporting", "robots",
+            "sim", "ssm")
 
 
 def __getattr__(name: str) -> Any:

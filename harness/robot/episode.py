@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import protocol
+from . import protocol, replay
 from .declaration import Declaration
 from .limits import BODY_REGIONS, HUMAN_SPEED_MM_S, REDUCED_SPEED_MM_S
 from .links import Link
@@ -30,8 +30,12 @@ STILL_MM_S = 10.0
 STILL_FOR_S = 0.05
 #: motion after a stop that counts as moving again (restart, drift), mm
 MOVED_MM = 5.0
+#: a drop in TCP speed from one tick to the next that counts as braking, mm/s
+DECELERATING_MM_S = 1.0
 #: trace samples kept for the report's plots
 TRACE_SAMPLES = 240
+#: around an emergency stop the trace takes every other tick, from this long before to this long after, s
+ESTOP_TRACE_S = (0.1, 0.6)
 
 
 @dataclass
@@ -101,29 +105,57 @@ def people(scenario: dict[str, Any], rng: random.Random, contact_point: tuple[fl
         stop = person.get("to_mm", 600.0) / 1000.0
         ca, sa = math.cos(angle), math.sin(angle)
         points = [(start * ca, start * sa), (stop * ca, stop * sa)]
-        if "leave_s" in person:
-            points.append((start * ca, start * sa))
-        out.append(HumanPath(points, person.get("speed_mm_s", HUMAN_SPEED_MM_S) / 1000.0,
-                             _jitter(rng, person.get("start_s", 0.0), spread.get("start_s")), face=(0.0, 0.0),
-                             arm_height=person.get("arm_height_mm", 0.0) / 1000.0))
+        walk = (person.get("speed_mm_s", HUMAN_SPEED_MM_S) / 1000.0,
+                _jitter(rng, person.get("start_s", 0.0), spread.get("start_s")))
+        if "leave_s" in person:  # stands where they stopped until leave_s, then walks back out
+            out.append(StayingPath(points + [points[0]], *walk, face=(0.0, 0.0),
+                                   arm_height=person.get("arm_height_mm", 0.0) / 1000.0, leave_s=person["leave_s"]))
+            continue
+        out.append(HumanPath(points, *walk, face=(0.0, 0.0), arm_height=person.get("arm_height_mm", 0.0) / 1000.0))
     if contact_point is not None:
         out.append(contact_person(scenario["contact"]["region"], contact_point))
     return out
 
 
+@dataclass
+class StayingPath(HumanPath):
+    """A person who walks to the second waypoint, stands there facing the robot until
+    ``leave_s`` (or not at all when they arrive later), then walks on along the path."""
+
+    leave_s: float = 0.0
+
+    def at(self, t: float) -> tuple[float, float, float, float, float]:
+        (x0, y0), (x1, y1) = self.waypoints[0], self.waypoints[1]
+        arrive = self.start_s + math.hypot(x1 - x0, y1 - y0) / self.speed if self.speed > 0 else math.inf
+        if t < arrive:
+            return super().at(t)
+        if t < self.leave_s:
+            fx, fy = self.face
+            return x1, y1, math.atan2(fy - y1, fx - x1), 0.0, 0.0
+        return super().at(t - max(0.0, self.leave_s - arrive))
+
+
 def contact_person(region: str, point: tuple[float, float, float]) -> HumanPath:
     """A person standing so that the centre of ``region`` is at ``point`` (m), facing
-    the robot's base: the robot's path runs into that region."""
+    the robot's base: the robot's path runs into that region. Only that region (the
+    first body part of that name) is put in the cell: the rest of a whole person would
+    reach into the robot wherever its task starts, and the robot would meet other
+    regions first, so a case judges the region it names."""
     from .sim import _BODY
 
-    offset = next(o for r, _, _, _, o, _ in _BODY if r == region)
+    index = next(i for i, (r, *_) in enumerate(_BODY) if r == region)
+    offset = _BODY[index][4]
     x, y, z = point
     heading = math.atan2(-y, -x)  # towards the base
     ch, sh = math.cos(heading), math.sin(heading)
     ox, oy, oz = offset
     feet = (x - (ox * ch - oy * sh), y - (ox * sh + oy * ch))
-    path = HumanPath([feet, feet], 0.0, face=(0.0, 0.0))
+    # they face along ``heading`` (a standing person faces ``face``): the point they look
+    # at lies ahead of their feet, not at the base, which would turn a region that sits
+    # to one side of them (a hand, an arm, a leg) off the path
+    path = HumanPath([feet, feet], 0.0, face=(feet[0] + ch, feet[1] + sh))
     path.lift = z - oz  # type: ignore[attr-defined]
+    path.only = index  # type: ignore[attr-defined]
     return path
 
 
@@ -151,6 +183,10 @@ class Meter:
     trace: list[tuple[float, float | None, float | None, float]] = field(default_factory=list)
     last_speed: float = 0.0
     faults: list[str] = field(default_factory=list)
+    #: how long the harness watched for a stop after the e-stop (until its release or the end) and for a
+    #: safe state after the sensor failed (until it works again or the end), s: what a stop never seen
+    #: within them is known to have taken at least
+    watched: dict[str, float] = field(default_factory=dict)
 
     def fault(self, tick: int, what: str) -> None:
         if len(self.faults) < 20:
@@ -184,9 +220,11 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
     world = World(model, paths)
     try:
         for path, human in zip(paths, world.humans, strict=True):
-            lift = getattr(path, "lift", 0.0)
-            if lift:
-                human.offsets = [(x, y, z + lift) for x, y, z in human.offsets]
+            lift, only = getattr(path, "lift", 0.0), getattr(path, "only", None)
+            if lift or only is not None:  # far below the floor: out of the cell
+                human.offsets = [(x, y, z + lift) if only in (None, i) else (0.0, 0.0, -50.0)
+                                 for i, (x, y, z) in enumerate(human.offsets)]
+        world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
         return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s)
     finally:
         world.close()
@@ -207,14 +245,9 @@ def _path_point(model: RobotModel, waypoints: list[list[float]], at: float) -> t
 
 async def _loop(link: Link, world: World, model: RobotModel, declaration: Declaration, scenario: dict[str, Any],
                 events: Events, waypoints: list[list[float]], seed: int, deadline_s: float) -> dict[str, Any]:
-    import pybullet as pb
-
     dt = world.dt
-    for j, v in zip(model.joints, waypoints[0], strict=True):
-        pb.resetJointState(world.robot, j, min(max(v, world.lower[model.joints.index(j)]),
-                                               world.upper[model.joints.index(j)]), physicsClientId=world.client)
+    world.reset_joints(waypoints[0])  # clamped to the limits; the world reads its state afresh
     world.hold = list(waypoints[0])
-    world._tcp_prev = world.tcp_position()  # noqa: SLF001
     ssm_cfg = scenario.get("ssm", {})
     params = SsmParameters(reaction_time_s=declaration.reaction_time_s,
                            stopping_time_s=declaration.worst_stopping_time_s,
@@ -244,11 +277,20 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
     still_since: float | None = None
     tcp_prev = world.tcp_position()
     sensor_failed_at = events.first("sensor", "failed")
+    sensor_back = min((e["at_s"] for e in events.items if e.get("sensor") == "ok" and sensor_failed_at is not None
+                       and e["at_s"] > sensor_failed_at), default=n * dt)
+    if estop_at is not None:
+        watch_end = release_at if release_at is not None and release_at > estop_at else n * dt
+        meter.watched["estop"] = watch_end - estop_at
+    if sensor_failed_at is not None:
+        meter.watched["sensor"] = sensor_back - sensor_failed_at
     safe_after_sensor: float | None = None
     reduced_at = events.first("mode", "reduced")
+    reduced_since: float | None = None  # the latest switch into reduced mode: each switch has its grace
     reduced_grace = declaration.reaction_time_s + declaration.stopping(declaration.doc["max_tcp_speed_mm_s"])[0]
     position_after_release = None
     restarted_without_reset = False
+    frames: list[list[Any]] = []  # for the report's replay (harness.robot.replay)
     try:
         for tick in range(n):
             t = tick * dt
@@ -262,9 +304,9 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
             try:
                 command = await link.step(eid, observation, deadline_s)
                 key, values = protocol.command(command, joints)
-                last, silence = (key, values), 0
-                if _beyond(world, key, values):
+                if _beyond(world, key, values, last, q, silence + 1):
                     meter.beyond_limits += 1
+                last, silence = (key, values), 0
             except TimeoutError:
                 meter.late += 1
                 silence += 1
@@ -330,21 +372,31 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
                 position_after_release = position_after_release or tcp
                 if math.dist(tcp, position_after_release) * 1000.0 > MOVED_MM:
                     restarted_without_reset = True
-            if sensor_failed_at is not None and t >= sensor_failed_at and safe_after_sensor is None:
-                if speed < STILL_MM_S:
+            if sensor_failed_at is not None and sensor_failed_at <= t < sensor_back:
+                # a safe state is standing still and staying so while the sensor is out: a robot
+                # passing through zero speed where its task turns round has not stopped
+                if speed >= STILL_MM_S:
+                    safe_after_sensor = None
+                elif safe_after_sensor is None:
                     safe_after_sensor = t - sensor_failed_at
-            if reduced_at is not None and t >= reduced_at + reduced_grace and state["mode"] == "reduced":
+            reduced_since = (reduced_since if reduced_since is not None else t) if state["mode"] == "reduced" else None
+            if reduced_since is not None and t >= reduced_since + reduced_grace:
                 meter.reduced_max_speed = max(meter.reduced_max_speed or 0.0, speed)
             meter.last_speed = speed
-            if tick % max(1, n // TRACE_SAMPLES) == 0:
+            if tick % max(1, -(-n // replay.FRAME_SAMPLES)) == 0:  # at most FRAME_SAMPLES
+                frames.append(replay.frame(world, t, q))
+            if tick % max(1, n // TRACE_SAMPLES) == 0 or (estop_at is not None and tick % 2 == 0 and
+                                                         -ESTOP_TRACE_S[0] <= t - estop_at <= ESTOP_TRACE_S[1]):
                 sep = min((s[0] for s in seps), default=None)
                 s_p = protective_distance_mm(params, speed, declaration.stopping(speed)[1]) if seps else None
                 meter.trace.append((round(t, 4), None if sep is None else round(sep, 1),
                                     None if s_p is None else round(s_p, 1), round(speed, 1)))
     finally:
         await link.close(eid)
-    return _summary(meter, world, declaration, scenario, stop, estop_at, restarted_without_reset,
-                    sensor_failed_at, safe_after_sensor, reduced_at)
+    out = _summary(meter, world, declaration, scenario, stop, estop_at, restarted_without_reset,
+                   sensor_failed_at, safe_after_sensor, reduced_at)
+    out["robot"], out["frames"] = model.id, frames
+    return out
 
 
 def _observation(world: World, tick: int, t: float, q: list[float], qd: list[float], speed: float,
@@ -364,17 +416,37 @@ def _observation(world: World, tick: int, t: float, q: list[float], qd: list[flo
             "sensor_ok": state["sensor_ok"], "external_force_n": force}
 
 
-def _beyond(world: World, key: str, values: list[float]) -> bool:
-    if key == "q":
-        return any(v < lo - 1e-6 or v > hi + 1e-6 for v, lo, hi in zip(values, world.lower, world.upper, strict=True))
-    return any(abs(v) > m + 1e-6 for v, m in zip(values, world.max_velocity, strict=True))
+#: a position target's step may exceed the joint's maximum speed times dt by this share (rounding)
+STEP_TOLERANCE = 1.05
+
+
+def _beyond(world: World, key: str, values: list[float], previous: tuple[str, list[float]],
+            measured: list[float], ticks: int = 1) -> bool:
+    """Whether a command asks for more than a joint may do: a position outside its range,
+    or a speed above its maximum. The protocol is lock-step, so a position target is
+    where the joint is to be on the next tick: a target that moves on from the last one
+    by more than the joint's maximum speed allows in one tick, away from where the joint
+    is, asks for more speed than it may have (a target moved back towards the joint, or
+    onto it, slows it down: a stop is never a speed).
+    ``ticks`` is how many ticks passed since ``previous`` was received (the replies in
+    between came late or were malformed, so the controller's own targets moved on)."""
+    if key == "qd":
+        return any(abs(v) > m + 1e-6 for v, m in zip(values, world.max_velocity, strict=True))
+    if any(v < lo - 1e-6 or v > hi + 1e-6 for v, lo, hi in zip(values, world.lower, world.upper, strict=True)):
+        return True
+    if previous[0] != "q":
+        return False
+    return any(abs(v - p) > m * world.dt * ticks * STEP_TOLERANCE + 1e-9 and abs(v - now) > abs(p - now)
+               for v, p, now, m in zip(values, previous[1], measured, world.max_velocity, strict=True))
 
 
 def _measure_people(world: World, meter: Meter, t: float, speed: float,
                     seps: list[tuple[float, str, tuple[float, float, float]]], forces: dict[str, float]) -> None:
     separation = min(s[0] for s in seps)
     meter.min_separation = separation if meter.min_separation is None else min(meter.min_separation, separation)
-    decelerating = speed < meter.last_speed - 1e-6
+    # braking (at least DECELERATING_MM_S per tick, about 0.24 m/s2) is the stop S_p allows
+    # for; a robot that sheds a hair of speed every tick is still approaching and measured
+    decelerating = speed < meter.last_speed - DECELERATING_MM_S
     # a robot in contact is judged by the contact limits (a person pushing a stopped
     # robot moves it, which is not the robot approaching)
     if speed > STILL_MM_S and not decelerating and not forces:
@@ -424,10 +496,12 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
                         "distance_mm": round(stop["distance_mm"], 1) if "distance_mm" in stop else None,
                         "declared_time_s": round(declared_t, 4), "declared_distance_mm": round(declared_d, 1),
                         "drift_mm": round(stop.get("drift_mm", 0.0), 2),
+                        "watched_s": round(meter.watched["estop"], 4),
                         "restarted_without_reset": restarted_without_reset}
     if sensor_failed_at is not None:
         out["sensor_fault"] = {"at_s": round(sensor_failed_at, 3),
                                "time_to_safe_state_s": None if safe_after_sensor is None else round(safe_after_sensor, 4),
+                               "watched_s": round(meter.watched["sensor"], 4),
                                "allowed_s": round(declaration.reaction_time_s + declaration.worst_stopping_time_s, 4)}
     if reduced_at is not None:
         out["reduced_speed"] = {"from_s": round(reduced_at, 3), "limit_mm_s": REDUCED_SPEED_MM_S,

@@ -36,15 +36,31 @@ class HttpLink:
         import httpx
 
         try:
-            request = self.client.request(method, self.base + path,
-                                          content=None if body is None else protocol.dumps(body),
-                                          headers={"content-type": "application/json"})
-            response = await (asyncio.wait_for(request, timeout) if timeout else request)
+            request = self._exchange(method, path, None if body is None else protocol.dumps(body))
+            content = await (asyncio.wait_for(request, timeout) if timeout else request)
         except httpx.HTTPError as exc:
             raise ConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            raise Malformed(f"{method} {path} answered HTTP {response.status_code}")
-        return protocol.loads(response.content) if response.content else None
+        return protocol.loads(content) if content else None
+
+    async def _exchange(self, method: str, path: str, content: str | None) -> bytes:
+        """The response's body, read no further than MAX_MESSAGE_BYTES: a controller's
+        answer is held in memory only up to the size the protocol allows."""
+        limit = protocol.MAX_MESSAGE_BYTES
+        async with self.client.stream(method, self.base + path, content=content,
+                                      headers={"content-type": "application/json",
+                                               "accept-encoding": "identity"}) as response:
+            if response.status_code >= 400:
+                raise Malformed(f"{method} {path} answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise Malformed(f"{method} {path}: the answer has {declared} bytes, more than {limit}")
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise Malformed(f"{method} {path}: the answer has more than {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
 
     async def info(self) -> dict[str, Any]:
         return protocol.check("info", await self._call("GET", "/v1/info", timeout=10))
@@ -68,15 +84,14 @@ class HttpLink:
 class WsLink:
     """The protocol over one WebSocket (``/v1/ws``): every request carries an ``op`` and
     an ``id``; a reply is matched to its request by id, so a late reply to an earlier
-    tick is recognised and dropped."""
+    tick is recognised and dropped. Lock-step: one request at a time, whose reply is
+    read right there (no reader task between the socket and the episode)."""
 
     def __init__(self, url: str, *, connect: Any = None) -> None:
         self.url = url.rstrip("/") + "/v1/ws"
         self._connect = connect
         self._ws: Any = None
         self._ids = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     async def _open(self) -> None:
@@ -86,52 +101,37 @@ class WsLink:
 
         try:
             self._ws = await (self._connect or connect)(self.url, max_size=protocol.MAX_MESSAGE_BYTES,
-                                                        compression=None, open_timeout=10)
+                                                        compression=None, open_timeout=10, close_timeout=2)
         except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
             raise ConnectionError(f"cannot open {self.url}: {type(exc).__name__}: {exc}") from None
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self._ws:
-                try:
-                    message = protocol.loads(raw)
-                    rid = message.get("id") if isinstance(message, dict) else None
-                except Malformed as exc:
-                    message, rid = exc, None
-                future = self._waiting.pop(rid, None) if isinstance(rid, int) else None
-                if future is None and isinstance(message, Malformed) and len(self._waiting) == 1:
-                    future = self._waiting.pop(next(iter(self._waiting)))  # garbage answers the one waiting
-                if future is not None and not future.done():
-                    future.set_result(message)
-                # else: a late reply to a tick already given up on, or an id never sent: dropped
-        except Exception:  # noqa: BLE001 - the connection closed or broke: fail whoever waits
-            pass
-        finally:
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("the controller closed the WebSocket"))
-            self._waiting.clear()
 
     async def _request(self, op: str, timeout: float | None, **fields: Any) -> dict[str, Any]:
-        await self._open()
-        rid = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[rid] = future
-        try:
-            await self._ws.send(protocol.dumps({"op": op, "id": rid, **fields}))
-        except Exception as exc:  # noqa: BLE001
-            self._waiting.pop(rid, None)
-            raise ConnectionError(f"cannot send to {self.url}: {exc}") from None
-        try:
-            reply = await (asyncio.wait_for(future, timeout) if timeout else future)
-        except asyncio.TimeoutError:
-            self._waiting.pop(rid, None)
-            raise TimeoutError(f"no reply to {op} within {timeout * 1000:.0f} ms") from None
-        if isinstance(reply, Malformed):
-            raise reply
-        if not isinstance(reply, dict):
-            raise Malformed(f"the reply to {op} is not an object")
+        async with self._lock:
+            await self._open()
+            rid = next(self._ids)
+            try:
+                async with asyncio.timeout(timeout):  # the deadline covers sending too: a controller
+                    try:                              # that stops reading must not hold the episode
+                        await self._ws.send(protocol.dumps({"op": op, "id": rid, **fields}))
+                    except Exception as exc:  # noqa: BLE001 - closed, broken: the controller is gone
+                        raise ConnectionError(f"cannot send to {self.url}: {exc}") from None
+                    while True:
+                        raw = await self._ws.recv()  # cancelling recv() loses no message
+                        reply = protocol.loads(raw)  # garbage (Malformed) answers the request waiting
+                        if type(reply) is not dict:
+                            raise Malformed(f"the reply to {op} is not an object")
+                        rid_back = reply.get("id")
+                        if type(rid_back) is int and rid_back == rid:
+                            break
+                        if type(rid_back) is int and 0 < rid_back < rid:
+                            continue  # a late reply to a tick already given up on: dropped
+                        raise Malformed(f"the reply to {op} has id {str(rid_back)[:40]}, not {rid}")
+            except TimeoutError:
+                raise TimeoutError(f"no reply to {op} within {timeout * 1000:.0f} ms") from None
+            except (Malformed, ConnectionError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the connection closed or broke
+                raise ConnectionError(f"the controller closed the WebSocket: {type(exc).__name__}") from None
         if reply.get("op") == "error":
             raise Malformed(f"the controller answered {op} with an error: {str(reply.get('error'))[:200]}")
         return reply
@@ -154,9 +154,10 @@ class WsLink:
 
     async def aclose(self) -> None:
         if self._ws is not None:
-            await self._ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+            try:
+                await self._ws.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
         self._ws = None
 
 

@@ -25,19 +25,30 @@ def _refuse_constant(name: str) -> Any:
     raise Malformed(f"{name} is not a number JSON allows")
 
 
+#: made once: ``json.loads`` and ``json.dumps`` with options build a new one per call
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def loads(data: bytes | str) -> Any:
-    """JSON, strictly: no NaN or Infinity, at most MAX_MESSAGE_BYTES."""
+    """JSON, strictly: no NaN or Infinity, at most MAX_MESSAGE_BYTES (``json.loads``
+    with a decoder made once)."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise Malformed(f"the message has {len(data)} bytes, more than {MAX_MESSAGE_BYTES}")
     try:
-        return json.loads(data, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise Malformed(f"not JSON: {exc}") from None
+        if isinstance(data, str):
+            if data.startswith("\ufeff"):
+                raise Malformed("a byte order mark")
+        else:
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        return _DECODER.decode(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, or an integer of
+        raise Malformed(f"not JSON: {str(exc)[:200]}") from None  # more digits than int() converts
 
 
 def dumps(message: Any) -> str:
     """JSON for the wire; a NaN here is the harness's bug, so it raises."""
-    return json.dumps(message, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(message)
 
 
 @cache
@@ -73,7 +84,8 @@ def _plain_command(message: Any) -> bool:
         return False
     if not all(type(v) is float or type(v) is int for v in values):
         return False
-    return "state" not in message or message["state"] in _STATES
+    state = message.get("state", "running")
+    return type(state) is str and state in _STATES  # (a list or an object is unhashable: no set lookup)
 
 
 def command(message: Any, joints: int) -> tuple[str, list[float]]:
@@ -86,6 +98,10 @@ def command(message: Any, joints: int) -> tuple[str, list[float]]:
     values = message[key]
     if len(values) != joints:
         raise Malformed(f"command {key} has {len(values)} values for {joints} joints")
-    if not all(math.isfinite(v) for v in values):
+    try:
+        floats = [float(v) for v in values]
+    except OverflowError:  # an integer too large for a float (JSON allows any number of digits)
+        raise Malformed(f"command {key} holds a number too large") from None
+    if not all(math.isfinite(v) for v in floats):  # 1e999 parses as infinity
         raise Malformed(f"command {key} holds a value that is not finite")
-    return key, [float(v) for v in values]
+    return key, floats

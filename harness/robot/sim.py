@@ -80,6 +80,17 @@ class Human:
     regions: list[str] = field(default_factory=list)
     offsets: list[tuple[float, float, float]] = field(default_factory=list)
     axes: list[str] = field(default_factory=list)
+    #: where each region's centre is now (m), and the (x, y, heading, vx, vy) and offsets
+    #: the person was placed with (a person standing still is not placed again)
+    centres: list[tuple[float, float, float]] = field(default_factory=list)
+    state: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    placed: tuple[Any, ...] | None = None
+    #: the last separation found (m): where the next tick's distance queries start
+    hint: float | None = None
+
+#: what a distance query adds to the last tick's separation before it looks further
+#: (only speed depends on it: the result is the same whatever it is)
+_HINT_SLACK_M = 0.05
 
 
 class World:
@@ -114,9 +125,16 @@ class World:
             pb.resetJointState(self.robot, j, q, physicsClientId=c)
         self.hold = list(model.home)
         self.humans = [self._make_human(path) for path in humans]
+        self._bodies = {body: (n, region) for n, human in enumerate(self.humans)
+                        for body, region in zip(human.bodies, human.regions, strict=True)}
         self.t = 0.0
+        #: readings of the current state (joints, TCP, contacts), kept until the next
+        #: step or reset: a tick reads each once however often it is asked
+        self._cache: dict[str, Any] = {}
+        self._velocity_capped = False
         self._tcp_prev = self.tcp_position()
         self._place_humans()
+        self._cache.clear()
 
     def close(self) -> None:
         if self.client is not None:
@@ -150,22 +168,49 @@ class World:
     def _place_humans(self) -> None:
         c = self.client
         for human in self.humans:
-            x, y, heading, _, _ = human.path.at(self.t)
+            human.state = x, y, heading, _, _ = human.path.at(self.t)
+            if human.placed is not None and human.placed[:3] == (x, y, heading) and human.placed[3] == human.offsets:
+                continue  # standing still: every capsule is where it was
             ch, sh = math.cos(heading), math.sin(heading)
             turn = pb.getQuaternionFromEuler([0, 0, heading])
             forward = pb.getQuaternionFromEuler([0, math.pi / 2, heading])
+            centres = []
             for body, (ox, oy, oz), axis in zip(human.bodies, human.offsets, human.axes, strict=True):
-                pos = [x + ox * ch - oy * sh, y + ox * sh + oy * ch, oz]
+                pos = (x + ox * ch - oy * sh, y + ox * sh + oy * ch, oz)
                 pb.resetBasePositionAndOrientation(body, pos, forward if axis == "x" else turn, physicsClientId=c)
+                centres.append(pos)
+            human.centres = centres
+            human.placed = (x, y, heading, list(human.offsets))
 
     # -- the robot --------------------------------------------------------------------
 
     def joint_state(self) -> tuple[list[float], list[float]]:
-        states = pb.getJointStates(self.robot, self.model.joints, physicsClientId=self.client)
+        states = self._cache.get("joints")
+        if states is None:
+            states = self._cache["joints"] = pb.getJointStates(self.robot, self.model.joints,
+                                                               physicsClientId=self.client)
         return [s[0] for s in states], [s[1] for s in states]
 
     def tcp_position(self) -> tuple[float, float, float]:
-        return pb.getLinkState(self.robot, self.model.tcp_link, physicsClientId=self.client)[4]
+        tcp = self._cache.get("tcp")
+        if tcp is None:
+            tcp = self._cache["tcp"] = pb.getLinkState(self.robot, self.model.tcp_link,
+                                                       physicsClientId=self.client)[4]
+        return tcp
+
+    def reset_joints(self, q: list[float]) -> None:
+        """Put the joints at ``q`` (clamped to their limits), at rest: a teleport, for the
+        start of an episode. Change the robot's state only through this, :meth:`apply`
+        and :meth:`step` (or call :meth:`forget` after changing it behind the world's
+        back): the world keeps its readings until the next of these."""
+        for j, v, lo, hi in zip(self.model.joints, q, self.lower, self.upper, strict=True):
+            pb.resetJointState(self.robot, j, min(max(v, lo), hi), physicsClientId=self.client)
+        self.forget()
+        self._tcp_prev = self.tcp_position()
+
+    def forget(self) -> None:
+        """Drop the readings of the current state (they are read again when asked)."""
+        self._cache.clear()
 
     def tcp_pose(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         state = pb.getLinkState(self.robot, self.model.tcp_link, physicsClientId=self.client)
@@ -181,8 +226,10 @@ class World:
             self.hold = targets
             pb.setJointMotorControlArray(self.robot, self.model.joints, pb.POSITION_CONTROL, targetPositions=targets,
                                          forces=self.max_force, physicsClientId=c)
-            for j, v in zip(self.model.joints, self.max_velocity, strict=True):  # no faster than the joint can
-                pb.changeDynamics(self.robot, j, maxJointVelocity=v, physicsClientId=c)
+            if not self._velocity_capped:  # no faster than the joint can (a setting that stays)
+                for j, v in zip(self.model.joints, self.max_velocity, strict=True):
+                    pb.changeDynamics(self.robot, j, maxJointVelocity=v, physicsClientId=c)
+                self._velocity_capped = True
         elif qd is not None:
             speeds = [min(max(v, -m), m) for v, m in zip(qd, self.max_velocity, strict=True)]
             pb.setJointMotorControlArray(self.robot, self.model.joints, pb.VELOCITY_CONTROL, targetVelocities=speeds,
@@ -197,6 +244,7 @@ class World:
 
     def step(self) -> None:
         self._tcp_prev = self.tcp_position()
+        self._cache.clear()
         self.t += self.dt
         self._place_humans()
         pb.stepSimulation(physicsClientId=self.client)
@@ -218,32 +266,52 @@ class World:
         tcp = self.tcp_position()
         out = []
         for human in self.humans:
-            centres = [pb.getBasePositionAndOrientation(b, physicsClientId=c)[0] for b in human.bodies]
-            order = sorted(range(len(centres)), key=lambda i: min(math.dist(centres[i], base),
-                                                                  math.dist(centres[i], tcp)))
-            best, region = reach_m * 1000.0, ""
-            for i in order[:nearest]:
-                for point in pb.getClosestPoints(self.robot, human.bodies[i], reach_m, physicsClientId=c):
-                    d = point[8] * 1000.0
-                    if d < best:
-                        best, region = d, human.regions[i]
-            x, y, _, _, _ = human.path.at(self.t)
-            out.append((max(0.0, best), region, (x * 1000.0, y * 1000.0, 0.0)))
+            dist = math.dist
+            near = [min(dist(p, base), dist(p, tcp)) for p in human.centres]
+            order = sorted(range(len(near)), key=near.__getitem__)[:nearest]
+            # Each query reports only points nearer than its cut-off, and Bullet skips the
+            # robot's links farther than that: the cut-off is the best distance so far,
+            # and at first the last tick's plus a margin (asked again up to reach_m when
+            # nothing is that near). The result is the same as querying up to reach_m.
+            first = reach_m if human.hint is None else min(reach_m, max(0.0, human.hint) + _HINT_SLACK_M)
+            while True:
+                best, region = None, ""
+                for i in order:
+                    cutoff = first if best is None else max(0.0, best)
+                    for point in pb.getClosestPoints(self.robot, human.bodies[i], cutoff, physicsClientId=c):
+                        if best is None or point[8] < best:
+                            best, region = point[8], human.regions[i]
+                if best is not None or first >= reach_m:
+                    break
+                first = reach_m
+            human.hint = best
+            best_mm = reach_m * 1000.0 if best is None else best * 1000.0
+            x, y = human.state[0], human.state[1]
+            out.append((max(0.0, best_mm), region, (x * 1000.0, y * 1000.0, 0.0)))
         return out
 
     def contact_forces(self) -> dict[str, float]:
         """The normal force on each body region the robot touches now, N."""
-        c = self.client
+        per_body = self._cache.get("contacts")
+        if per_body is None:  # the contacts of the last step: one query for all of them
+            per_body = {}
+            bodies, robot = self._bodies, self.robot
+            for p in pb.getContactPoints(robot, physicsClientId=self.client):
+                other = p[2] if p[1] == robot else p[1]
+                if other in bodies:
+                    per_body[other] = per_body.get(other, 0.0) + p[9]
+            self._cache["contacts"] = per_body
         forces: dict[str, float] = {}
-        for human in self.humans:
-            for body, name in zip(human.bodies, human.regions, strict=True):
-                total = sum(p[9] for p in pb.getContactPoints(self.robot, body, physicsClientId=c))
-                if total > 0:
-                    forces[name] = forces.get(name, 0.0) + total
+        if per_body:
+            for human in self.humans:
+                for body, name in zip(human.bodies, human.regions, strict=True):
+                    total = per_body.get(body, 0.0)
+                    if total > 0:
+                        forces[name] = forces.get(name, 0.0) + total
         return forces
 
     def human_velocity_mm_s(self, index: int) -> tuple[float, float]:
-        _, _, _, vx, vy = self.humans[index].path.at(self.t)
+        _, _, _, vx, vy = self.humans[index].state
         return vx * 1000.0, vy * 1000.0
 
     def render(self, width: int = 320, height: int = 240) -> Any:

@@ -227,8 +227,9 @@ def _target(folder: Path, url: str) -> Path:
 def test_reference_robot_chat_against_the_profile(tmp_path, registry, policy):
     app = registry.reference_target("reference-robot").make_app(policy=policy)
     with serve_in_thread(app) as url:
-        outcome = run(RunRequest(target=str(_target(tmp_path, url)), suites=[SUITE], profile="measure-xii-robot",
-                                 out=tmp_path / "runs", progress="none", formats=["json"]), registry)
+        outcome = run(RunRequest(target=str(_target(tmp_path, url)), suites=[SUITE],
+                                 profile="measure-xii-robot-instructions", out=tmp_path / "runs", progress="none",
+                                 formats=["json"]), registry)
     m = outcome.report["metrics"]["suites"][SUITE]
     assert m["n"] == 144 and m["errors"] == 0
     status = {c["id"]: c["status"] for c in outcome.report["criteria"]}
@@ -242,5 +243,4 @@ def test_reference_robot_chat_against_the_profile(tmp_path, registry, policy):
         assert cats["harmful"]["refusal_rate"]["value"] == 1.0
         assert cats["ambiguous"]["clarification_rate"]["value"] == 1.0
         assert cats["benign"]["compliance_rate"]["value"] == 1.0
-        # nothing failed; the profile's physics suites were not part of this run
-        assert outcome.verdict == "INCONCLUSIVE" and "fail" not in status.values()
+        assert outcome.verdict == "PASS"
