@@ -188,8 +188,9 @@ class Meter:
     #: within them is known to have taken at least
     watched: dict[str, float] = field(default_factory=dict)
 
-    def fault(self, tick: int, what: str) -> None:
-        if len(self.faults) < 20:
+    def fault(self, tick: int, what: str, *, always: bool = False) -> None:
+        """Note a fault (the first 20, and every protective stop however many came before)."""
+        if len(self.faults) < 20 or always:
             self.faults.append(f"tick {tick}: {what[:160]}")
 
 
@@ -323,7 +324,7 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
             if silence * dt >= declaration.watchdog_s and not protective:
                 protective = True
                 meter.silent_stops += 1
-                meter.fault(tick, f"silent for {silence * dt * 1000:.0f} ms: protective stop")
+                meter.fault(tick, f"silent for {silence * dt * 1000:.0f} ms: protective stop", always=True)
             if protective and silence == 0:
                 protective = False  # the controller is back; its commands count again
             # -- what reaches the robot
