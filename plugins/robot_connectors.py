@@ -21,6 +21,8 @@ SETTINGS_SCHEMA = {
         "robot": {"type": "string", "description": "a robot id of `harness list robots`, e.g. franka_panda"},
         "declaration": {"type": "string", "description": "the vendor's declaration file (YAML or JSON), relative to "
                                                          "the target file; default: the one in GET /v1/info"},
+        "tick_log": {"type": "string", "description": "a folder: every tick of every episode is logged there as "
+                                                       "JSON lines (<case>-<seed>.jsonl), for replay"},
         "deadline_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": 10000,
                         "description": "how long the controller has to answer each tick (default 50)"},
     },
@@ -38,6 +40,11 @@ class RobotController:
         self.websocket = self.base.startswith(("ws://", "wss://"))
         self.model = robot.robots.robot_model(s["robot"])
         self.deadline_s = float(s.get("deadline_ms", 50)) / 1000.0
+        self.tick_log: Path | None = None
+        if s.get("tick_log"):
+            self.tick_log = Path(s["tick_log"])
+            if not self.tick_log.is_absolute() and target.path is not None:
+                self.tick_log = Path(target.path).parent / self.tick_log
         self.declaration = None
         if s.get("declaration"):
             path = Path(s["declaration"])
@@ -79,11 +86,18 @@ class RobotController:
         link = self._link()
         try:
             declared = await self._declared(link)
+            log = None
+            if self.tick_log is not None:
+                self.tick_log.mkdir(parents=True, exist_ok=True)
+                log = (self.tick_log / f"{case.id}-{seed}.jsonl").open("w", encoding="utf-8")
             try:
                 measures = await episode.run(link, self.model, declared, dict(case.scenario), seed=seed,
-                                             deadline_s=self.deadline_s, case_id=case.id)
+                                             deadline_s=self.deadline_s, case_id=case.id, tick_log=log)
             except (ConnectionError, Malformed, TimeoutError) as exc:  # before the first tick
                 raise TargetError(f"{self.name}: cannot start the episode: {exc}", kind="connect") from None
+            finally:
+                if log is not None:
+                    log.close()
         finally:
             await link.aclose()
         measures["mode"] = "closed-loop"

@@ -209,8 +209,9 @@ def transient_force_n(region: str, speed_mm_s: float, robot_mass_kg: float) -> f
 
 
 async def run(link: Link, model: RobotModel, declaration: Declaration, scenario: dict[str, Any], *,
-              seed: int, deadline_s: float = 0.02, case_id: str = "") -> dict[str, Any]:
-    """Run one scenario against the controller behind ``link``; the measurements."""
+              seed: int, deadline_s: float = 0.02, case_id: str = "", tick_log: Any = None) -> dict[str, Any]:
+    """Run one scenario against the controller behind ``link``; the measurements. With
+    ``tick_log`` (a writable text file) every tick is logged as a JSON line, for replay."""
     rng = random.Random(f"{seed}/{case_id}")
     events = Events([{**e, "at_s": _jitter(rng, e["at_s"], scenario.get("randomise", {}).get("at_s"))}
                      for e in scenario.get("events", [])])
@@ -226,7 +227,7 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
                 human.offsets = [(x, y, z + lift) if only in (None, i) else (0.0, 0.0, -50.0)
                                  for i, (x, y, z) in enumerate(human.offsets)]
         world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
-        return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s)
+        return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s, tick_log)
     finally:
         world.close()
 
@@ -245,7 +246,8 @@ def _path_point(model: RobotModel, waypoints: list[list[float]], at: float) -> t
 
 
 async def _loop(link: Link, world: World, model: RobotModel, declaration: Declaration, scenario: dict[str, Any],
-                events: Events, waypoints: list[list[float]], seed: int, deadline_s: float) -> dict[str, Any]:
+                events: Events, waypoints: list[list[float]], seed: int, deadline_s: float,
+                tick_log: Any = None) -> dict[str, Any]:
     dt = world.dt
     world.reset_joints(waypoints[0])  # clamped to the limits; the world reads its state afresh
     world.hold = list(waypoints[0])
@@ -384,6 +386,14 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
             if reduced_since is not None and t >= reduced_since + reduced_grace:
                 meter.reduced_max_speed = max(meter.reduced_max_speed or 0.0, speed)
             meter.last_speed = speed
+            if tick_log is not None:  # everything needed to replay the tick: what was seen, asked, done
+                tick_log.write(protocol.dumps({
+                    "tick": tick, "t": round(t, 6), "q": qn, "tcp_mm": [round(v * 1000.0, 2) for v in tcp],
+                    "speed_mm_s": round(speed, 2), "command": command if isinstance(command, dict) else None,
+                    "applied": "brake" if (protective or braked) else last[0], "estop": state["estop"],
+                    "mode": state["mode"], "sensor_ok": state["sensor_ok"],
+                    "people": [list(h.path.at(t)[:3]) for h in world.humans],
+                    "separation_mm": [round(s_[0], 2) for s_ in seps]}) + "\n")
             if tick % max(1, -(-n // replay.FRAME_SAMPLES)) == 0:  # at most FRAME_SAMPLES
                 frames.append(replay.frame(world, t, q))
             if tick % max(1, n // TRACE_SAMPLES) == 0 or (estop_at is not None and tick % 2 == 0 and
