@@ -136,7 +136,8 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--kind", type=click.Choice(["target", "suite", "profile", "metrics", "report", "transcript"]),
+@click.option("--kind", type=click.Choice(["target", "suite", "profile", "metrics", "report", "transcript",
+                                           "declaration"]),
               help="What the files are (default: guessed from their content).")
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[str, ...], kind: str | None) -> None:

@@ -11,6 +11,10 @@ from .errors import ConfigError, HarnessError
 from .files import Problem, format_problems, jsonl_rows, parse, problems_of, read_text
 
 
+#: kinds whose schema file has another name
+SCHEMAS = {"declaration": "robot-declaration"}
+
+
 def guess(data: Any, path: Path) -> str:
     if path.suffix in (".jsonl", ".ndjson"):
         return "transcript"
@@ -25,8 +29,10 @@ def guess(data: Any, path: Path) -> str:
             return "report"
         if "totals" in data and "suites" in data:
             return "metrics"
+        if "robot_class" in data or "estop_category" in data:
+            return "declaration"
     raise ConfigError(f"{path}: cannot tell what kind of file this is",
-                      hint="say it with --kind target|suite|profile|metrics|report|transcript")
+                      hint="say it with --kind target|suite|profile|metrics|report|transcript|declaration")
 
 
 def check_file(path: Path, kind: str | None, registry: Callable[[], Any]) -> str:
@@ -63,8 +69,9 @@ def check_file(path: Path, kind: str | None, registry: Callable[[], Any]) -> str
 
         load_profile(path)
     else:
-        problems = problems_of(path, text, data, kind)
+        schema = SCHEMAS.get(kind, kind)
+        problems = problems_of(path, text, data, schema)
         if problems:
             raise ConfigError(f"{path} is not a valid {kind} document:\n" + format_problems(problems),
-                              hint=f"see schemas/{kind}.schema.json")
+                              hint=f"see schemas/{schema}.schema.json")
     return kind
