@@ -11,7 +11,6 @@ import asyncio
 import importlib
 import inspect
 import json
-import os
 import re
 from typing import Any
 

@@ -54,9 +54,13 @@ class RunAsk:
     concurrency: int | None = None
 
 
-def _plan(svc: Service, target_row: dict[str, Any], request: dict[str, Any]) -> Plan:
-    return prepare(svc.target_of(target_row), [svc.ref_path(s) for s in request["suites"]],
+def _plan(svc: Service, target_row: dict[str, Any], request: dict[str, Any]) -> tuple[Plan, dict[str, Any]]:
+    """The run's plan and manifest, as this process builds them from the pinned request."""
+    plan = prepare(svc.target_of(target_row), [svc.ref_path(s) for s in request["suites"]],
                    svc.ref_path(request["profile"]), svc.registry, request.get("concurrency"), request["seed"])
+    manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=request["seed"],
+                               epochs=request["epochs"], registry=svc.registry, scorers=plan.scorer_versions)
+    return plan, manifest
 
 
 def request_run(svc: Service, caller: Caller, ask: RunAsk) -> dict[str, Any]:
@@ -68,9 +72,7 @@ def request_run(svc: Service, caller: Caller, ask: RunAsk) -> dict[str, Any]:
         raise ConfigError(f"shards must be between 1 and {svc.config.max_shards}", hint="ask for fewer shards")
     request = {"suites": [svc.pin("suite", s) for s in ask.suites], "profile": svc.pin("profile", ask.profile),
                "seed": ask.seed, "epochs": ask.epochs, "concurrency": ask.concurrency}
-    plan = _plan(svc, target_row, request)
-    manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=ask.seed,
-                               epochs=ask.epochs, registry=svc.registry, scorers=plan.scorer_versions)
+    plan, manifest = _plan(svc, target_row, request)
     run_id = new_run_id(8)
     total = ask.epochs * sum(len(s.cases) for s in plan.suites)
     svc.store.create_run(run_id, manifest, manifest["inputs_sha256"])
@@ -163,11 +165,8 @@ def execute_shard(svc: Service, run_id: str, idx: int, owner: str | None = None)
             svc.store.append_audit(f"worker:{owner}", "run.shard.claimed", run_id, {"shard": idx})
         request = job["request"]
         target_row = p.get_target(job["target_id"], deleted=True)
-        plan = _plan(svc, target_row, request)
-        record = svc.store.get_run(run_id)
-        manifest = record.manifest
-        built = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=request["seed"],
-                                epochs=request["epochs"], registry=svc.registry, scorers=plan.scorer_versions)
+        plan, built = _plan(svc, target_row, request)
+        manifest = svc.store.get_run(run_id).manifest
         changed = manifests.drift(manifest, built)
         if changed:  # this worker's plugins or data differ from the server's: refuse, loudly
             raise ConfigError("this worker's inputs differ from the run's: " + "; ".join(changed),

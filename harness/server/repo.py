@@ -99,6 +99,15 @@ class Platform:
     def _scope(self, query: Any, column: Any, caller: Caller | None) -> Any:
         return query if caller is None or caller.certifier else query.where(column == caller.org_id)
 
+    def _one(self, query: Any, what: str) -> dict[str, Any]:
+        """The one row ``query`` finds, or NotFound("no {what}"): the same answer for a
+        row that does not exist and for one the caller may not see."""
+        with self._tx(f"cannot read {what}") as conn:
+            row = _row(conn.execute(query).first())
+        if row is None:
+            raise NotFound(f"no {what}")
+        return row
+
     # -- organisations, users, tokens ---------------------------------------------------
 
     def create_org(self, name: str) -> dict[str, Any]:
@@ -116,11 +125,7 @@ class Platform:
 
     def get_org(self, org_id: str, caller: Caller | None = None) -> dict[str, Any]:
         query = self._scope(sa.select(orgs).where(orgs.c.id == org_id), orgs.c.id, caller)
-        with self._tx("cannot read the organisation") as conn:
-            row = _row(conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"no organisation {org_id}")
-        return row
+        return self._one(query, f"organisation {org_id}")
 
     def create_user(self, org_id: str, name: str, role: str) -> dict[str, Any]:
         if role not in ROLES:
@@ -133,11 +138,7 @@ class Platform:
 
     def get_user(self, user_id: str, caller: Caller | None = None) -> dict[str, Any]:
         query = self._scope(sa.select(users).where(users.c.id == user_id), users.c.org_id, caller)
-        with self._tx("cannot read the user") as conn:
-            row = _row(conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"no user {user_id}")
-        return row
+        return self._one(query, f"user {user_id}")
 
     def list_users(self, caller: Caller, org_id: str | None = None) -> list[dict[str, Any]]:
         query = self._scope(sa.select(users), users.c.org_id, caller).order_by(users.c.created_at, users.c.id)
@@ -169,11 +170,7 @@ class Platform:
                  .join(users, users.c.id == tokens.c.user_id).where(tokens.c.id == token_id))
         if not caller.certifier:
             query = query.where(tokens.c.user_id == caller.user_id)
-        with self._tx("cannot read the token") as conn:
-            row = _row(conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"no token {token_id}")
-        return row
+        return self._one(query, f"token {token_id}")
 
     def revoke_token(self, token_id: str, caller: Caller) -> dict[str, Any]:
         row = self.get_token(token_id, caller)
@@ -217,11 +214,7 @@ class Platform:
         query = self._scope(sa.select(targets).where(targets.c.id == target_id), targets.c.org_id, caller)
         if not deleted:
             query = query.where(targets.c.deleted_at.is_(None))
-        with self._tx("cannot read the target") as conn:
-            row = _row(conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"no target {target_id}")
-        return row
+        return self._one(query, f"target {target_id}")
 
     def delete_target(self, target_id: str, caller: Caller) -> None:
         """Mark the target deleted and forget its secret; runs made with it stay."""
@@ -285,11 +278,7 @@ class Platform:
         query = self._scope(sa.select(jobs, runs.c.verdict, runs.c.status.label("run_status"))
                             .join(runs, runs.c.id == jobs.c.run_id).where(jobs.c.run_id == run_id),
                             jobs.c.org_id, caller)
-        with self._tx("cannot read the run") as conn:
-            row = _row(conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"no run {run_id}")
-        return row
+        return self._one(query, f"run {run_id}")
 
     def list_jobs(self, caller: Caller, *, states: tuple[str, ...] | None = None, limit: int = 100,
                   org_id: str | None = None) -> list[dict[str, Any]]:
@@ -398,11 +387,7 @@ class Platform:
     def get_certificate(self, cert_id: str, caller: Caller | None = None) -> dict[str, Any]:
         query = self._scope(sa.select(certificates).where(certificates.c.id == cert_id),
                             certificates.c.org_id, caller)
-        with self._tx("cannot read the certificate") as conn:
-            row = _row(conn.execute(query).first())
-        if row is None:
-            raise NotFound(f"no certificate {cert_id}")
-        return row
+        return self._one(query, f"certificate {cert_id}")
 
     def list_certificates(self, caller: Caller, run_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         query = self._scope(sa.select(certificates), certificates.c.org_id, caller)

@@ -51,26 +51,26 @@ class Service:
 
     # -- targets --------------------------------------------------------------------------
 
-    def target_document(self, name: str, connector: str, settings: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "connector": connector, **settings}
+    def _target(self, name: str, connector: str, settings: dict[str, Any], secret: str | None,
+                label: str) -> Target:
+        """A target from its parts, checked as a target file is (``label`` names it in
+        errors); its key, if any, goes into ``Target.secrets``, never the environment."""
+        doc = {"name": name, "connector": connector, **settings}
+        target = parse_target(json.dumps(doc), Path(label), self.registry, {KEY_ENV: secret} if secret else {})
+        return replace(target, path=None)
 
     def check_target(self, name: str, connector: str, settings: dict[str, Any], secret: str | None) -> Target:
-        """The target as a run would load it: the same schema checks as a target file."""
+        """A target being registered: one of the service's connectors, and the same schema
+        checks as a target file."""
         if connector not in self.config.connectors:
             raise ConfigError(f"connector {connector!r} is not offered by this service",
                               hint=f"use one of: {', '.join(self.config.connectors)}")
-        doc = self.target_document(name, connector, settings)
-        secrets = {KEY_ENV: secret} if secret else {}
-        target = parse_target(json.dumps(doc), Path(f"target {name!r}"), self.registry, secrets)
-        return replace(target, path=None)
+        return self._target(name, connector, settings, secret, f"target {name!r}")
 
     def target_of(self, row: dict[str, Any]) -> Target:
-        """The stored target with its key decrypted into ``Target.secrets``."""
+        """The stored target with its key decrypted."""
         secret = self.vault.decrypt(row["secret"]) if row.get("secret") else None
-        doc = self.target_document(row["name"], row["connector"], row["settings"])
-        target = parse_target(json.dumps(doc), Path(f"target {row['id']}"), self.registry,
-                              {KEY_ENV: secret} if secret else {})
-        return replace(target, path=None)
+        return self._target(row["name"], row["connector"], row["settings"], secret, f"target {row['id']}")
 
     # -- suites and profiles -------------------------------------------------------------------
 
