@@ -252,10 +252,12 @@ class Store:
                     conn.execute(audit_t.insert(), entry)
         return entry
 
-    def iter_audit(self) -> Iterator[dict[str, Any]]:
-        """The audit log's entries in seq order, fetched in batches."""
+    def iter_audit(self, *, after: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """The audit log's entries in seq order, those after seq ``after`` (at most
+        ``limit``), fetched in batches."""
         columns = ("seq", "at", "actor", "action", "subject", "data", "prev_sha256", "sha256")
-        query = sa.select(*(audit_t.c[c] for c in columns)).order_by(audit_t.c.seq)
+        query = (sa.select(*(audit_t.c[c] for c in columns)).where(audit_t.c.seq > after)
+                 .order_by(audit_t.c.seq).limit(limit))
         with self._connection("cannot read the audit log") as conn:
             for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
                 yield dict(zip(columns, row, strict=True))
