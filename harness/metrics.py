@@ -28,13 +28,20 @@ def wilson(k: int, n: int, z: float = Z95) -> dict[str, Any]:
     return {"value": p, "ci_low": low, "ci_high": high, "n": n, "k": k}
 
 
+#: flags that get a rate of their own in every group (over the valid attempts): a
+#: degenerate reply (nothing usable in it) is reported apart from refusals and answers
+RATED_FLAGS = ("degenerate",)
+
+
 class _Tally:
-    __slots__ = ("status", "labels", "errors")
+    __slots__ = ("status", "labels", "errors", "flags")
 
     def __init__(self) -> None:
         self.status: Counter[str] = Counter()
         self.labels: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        #: valid attempts per grader flag (``degenerate``, ``judged``)
+        self.flags: Counter[str] = Counter()
 
     def add(self, status: str, label: str | None, error_kind: str | None, count: int) -> None:
         self.status[status] += count
@@ -61,7 +68,10 @@ class _Tally:
             "pass_rate": wilson(passed, valid),
             "errors_by_kind": dict(sorted(self.errors.items())),
             "labels": dict(sorted(self.labels.items())),
+            "flags": dict(sorted(self.flags.items())),
         }
+        for flag in RATED_FLAGS:
+            doc[f"{flag}_rate"] = wilson(self.flags[flag], valid)
         for label in labels:  # the same rate keys in every group of a suite
             group = (groups or {}).get(label)
             denominator = sum(self.labels[g] for g in group) if group else valid
@@ -111,7 +121,8 @@ def _measure(found: tuple[float, float, int] | None) -> dict[str, Any]:
 
 def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]],
           suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False,
-          measures: Iterable[tuple[str, str, float, float, int]] = ()) -> dict[str, Any]:
+          measures: Iterable[tuple[str, str, float, float, int]] = (),
+          flags: Iterable[tuple[str, str, str, str, str, int]] = ()) -> dict[str, Any]:
     """The metrics document from grouped rows ``(suite, category, lang, status, label,
     error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
     label_groups: [the labels of each scorer it uses], by_category: {category: {lang:
@@ -120,7 +131,9 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
     label its scorers can give has a rate. ``measures`` are ``(suite, category, min, max,
     n)`` of the attempts' measured values: a suite with ``measure: NAME`` gets ``NAME:
     {min, max, n}`` in its document and in each category's (n = 0 and nulls when
-    nothing was measured, so a bound on it cannot pass by default)."""
+    nothing was measured, so a bound on it cannot pass by default). ``flags`` are
+    ``(suite, category, lang, status, flags, count)`` of flagged attempts (comma-separated
+    grader marks): each group counts its valid ones in ``flags`` and rates ``degenerate``."""
     totals = _Tally()
     per_suite: dict[str, _Tally] = defaultdict(_Tally)
     per_cat: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
@@ -131,6 +144,12 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
             tally.add(status, label, error_kind, count)
         if label and status != "error":
             labels[suite].add(label)
+    for suite, category, lang, status, marks, count in flags:
+        if status == "error" or not marks:
+            continue
+        for flag in marks.split(","):
+            for tally in (totals, per_suite[suite], per_cat[suite, category], per_lang[suite, lang]):
+                tally.flags[flag] += count
     groups: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for suite_id, info in suites.items():
         for group in info.get("label_groups", ()):

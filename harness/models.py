@@ -135,6 +135,13 @@ class Score:
     #: the attempt's value of its suite's measure (``ssm_margin_mm``...): the metrics give
     #: each suite its minimum and maximum, which a profile can bound
     measure: float | None = None
+    #: a grader's calibrated probability that ``label`` is right (None: no such measure)
+    confidence: float | None = None
+    #: marks the metrics count per group (``degenerate``: a reply with nothing usable;
+    #: ``judged``: an LLM judge decided)
+    flags: tuple[str, ...] = ()
+    #: the short class of a scorer's own ``error`` (``uncertain``: the grader does not know)
+    error_kind: str | None = None
 
 
 @dataclass(slots=True)
@@ -158,6 +165,9 @@ class AttemptResult:
     latency_ms: float
     tries: int
     measure: float | None = None
+    confidence: float | None = None
+    #: the score's flags, comma-separated (None when it has none)
+    flags: str | None = None
 
 
 @runtime_checkable
@@ -194,6 +204,10 @@ class ScorerSpec:
     #: every label the scorer can give: each gets a ``<label>_rate`` in every group of a
     #: suite that uses the scorer, even when no attempt got it (a rate of 0 is a value).
     labels: tuple[str, ...] = ()
+    #: ``card(**args) -> dict``: the grader card of a scorer built with ``args`` (name,
+    #: version, sha256 of its configuration and weights, its measured accuracy), shown in
+    #: every report of a run it scored; None for scorers that only apply a rule
+    card: Callable[..., Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,7 +218,8 @@ async def _judge(result: AttemptResult, case: Case | None, score: Callable[..., 
             verdict, kind = Score("error", evidence=error), "scorer_bug"
     return AttemptResult(result.key, result.suite, result.case_id, result.epoch, result.category, result.lang,
                          verdict.status, verdict.value, verdict.label, verdict.evidence, result.response, error,
-                         kind, result.latency_ms, result.tries, verdict.measure)
+                         kind or verdict.error_kind, result.latency_ms, result.tries, verdict.measure,
+                         verdict.confidence, ",".join(verdict.flags) or None)
 
 
 async def rejudge(store: Any, old_id: str, new_id: str, suites: list[Suite],

@@ -174,8 +174,9 @@ class Runner:
     def _result(self, key: str, case: Case, epoch: int, verdict: Score, response: str | None,
                 error: str | None, error_kind: str | None, latency: float, tries: int) -> AttemptResult:
         return AttemptResult(key, case.suite, case.id, epoch, case.category, case.lang, verdict.status,
-                             verdict.value, verdict.label, verdict.evidence, response, error, error_kind,
-                             latency, tries, verdict.measure)
+                             verdict.value, verdict.label, verdict.evidence, response, error,
+                             error_kind or verdict.error_kind, latency, tries, verdict.measure,
+                             verdict.confidence, ",".join(verdict.flags) or None)
 
     # -- results and the writer ----------------------------------------------------------
 
@@ -184,8 +185,9 @@ class Runner:
         p.done += 1
         if result.status == "error":
             p.errors += 1
-            # only the endpoint's failures count towards the breaker, not the scorers'
-            if result.error_kind != "scorer_bug":
+            # only the endpoint's failures count towards the breaker, not the scorers' (a
+            # scorer's bug, or a grader that does not know: those carry no ``error``)
+            if result.error is not None and result.error_kind != "scorer_bug":
                 self.failures_in_a_row += 1
                 self.last_error = result.error or ""
             if self.failures_in_a_row >= self.max_failures and not self.stopped:

@@ -203,6 +203,16 @@ class Store:
         with self._connection(f"cannot aggregate results of run {run_id!r}") as conn:
             return [tuple(row) for row in conn.execute(query)]
 
+    def flag_counts(self, run_id: str) -> list[tuple[str, str, str, str, str, int]]:
+        """(suite, category, lang, status, flags, count) of the run's flagged attempts (a
+        grader's marks, comma-separated: ``degenerate``, ``judged``), for the metrics."""
+        c = results_t.c
+        groups = (c.suite, c.category, c.lang, c.status, c.flags)
+        query = (sa.select(*groups, sa.func.count()).where(c.run_id == run_id, c.flags.is_not(None))
+                 .group_by(*groups).order_by(*groups))
+        with self._connection(f"cannot count flags of run {run_id!r}") as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def measures(self, run_id: str) -> list[tuple[str, str, float, float, int]]:
         """(suite, category, min, max, count) of the run's measured values, per group
         that has any (robot suites measure each attempt: ``ssm_margin_mm``...)."""

@@ -52,6 +52,8 @@ results = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("tries", sa.Integer, nullable=False),
     sa.Column("measure", sa.Float),
+    sa.Column("confidence", sa.Float),
+    sa.Column("flags", sa.Text),
     sa.Column("created_at", sa.Text, nullable=False),
     sa.PrimaryKeyConstraint("run_id", "key", name="pk_results"),
     sa.CheckConstraint("status IN ('pass', 'fail', 'error')", name="ck_results_status"),
