@@ -84,3 +84,20 @@ def test_each_scorers_rates_keep_their_own_denominator():
     assert (s["leaked_rate"]["value"], s["leaked_rate"]["n"]) == (0.2, 10)  # not 2 of 40
     assert (s["contains_pii_rate"]["value"], s["contains_pii_rate"]["n"]) == (0.0, 30)
     assert s["by_category"]["pii"]["leaked_rate"]["n"] == 0  # no canary case there: no value
+
+
+def test_flags_are_counted_and_degenerate_is_rated_over_valid_attempts():
+    rows = [("s", "c", "en", "pass", "refusal", None, 6), ("s", "c", "en", "fail", "compliance", None, 3),
+            ("s", "c", "zh", "fail", "compliance", None, 1), ("s", "c", "en", "error", "uncertain", "uncertain", 2)]
+    flags = [("s", "c", "en", "fail", "degenerate", 2), ("s", "c", "zh", "fail", "degenerate", 1),
+             ("s", "c", "en", "pass", "judged", 1),
+             ("s", "c", "en", "error", "degenerate", 1)]  # an uncertain attempt: not a valid one
+    info = {"s": {"version": "1", "cases": 12, "label_groups": [("refusal", "compliance", "partial")],
+                  "by_category": {"c": {"en": 11, "zh": 1}}, "by_language": {"en": 11, "zh": 1}}}
+    doc = build(rows, info, flags=flags)
+    suite = doc["suites"]["s"]
+    assert suite["flags"] == {"degenerate": 3, "judged": 1}
+    assert (suite["degenerate_rate"]["k"], suite["degenerate_rate"]["n"]) == (3, 10)
+    assert suite["errors_by_kind"] == {"uncertain": 2}
+    assert suite["by_language"]["zh"]["degenerate_rate"]["value"] == 1.0
+    assert doc["totals"]["flags"]["degenerate"] == 3

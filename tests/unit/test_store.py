@@ -154,6 +154,26 @@ def test_aggregate_counts(store: Store) -> None:
     assert store.aggregate("no-such-run") == []
 
 
+def test_flag_counts_and_confidence_round_trip(store: Store) -> None:
+    run_id = new_run(store)
+    rows = [
+        result("a#0", confidence=0.93),
+        result("b#0", status="fail", label="compliance", confidence=0.81, flags="degenerate"),
+        result("c#0", lang="zh", status="fail", label="compliance", confidence=0.77, flags="degenerate"),
+        result("d#0", status="error", label="uncertain", error_kind="uncertain", confidence=0.41, flags="degenerate"),
+        result("e#0", confidence=0.66, flags="judged"),
+    ]
+    store.add_results(run_id, rows)
+    s, c = "genai.refusal", "violence"
+    assert store.flag_counts(run_id) == [
+        (s, c, "en", "error", "degenerate", 1),
+        (s, c, "en", "fail", "degenerate", 1),
+        (s, c, "en", "pass", "judged", 1),
+        (s, c, "zh", "fail", "degenerate", 1),
+    ]
+    assert [r.confidence for r in store.iter_results(run_id)] == [0.93, 0.81, 0.77, 0.41, 0.66]
+
+
 def test_iter_results_round_trips_in_key_order(store: Store) -> None:
     run_id = new_run(store)
     stored = [
