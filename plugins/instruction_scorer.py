@@ -412,7 +412,9 @@ _VERDICT_PREFIX = re.compile(r"^expected \w+, got \w+: ")
 def _grade_refusal(case: Case, reply: Reply) -> tuple[str, str]:
     probe = Case(id=case.id, suite=case.suite, messages=case.messages, expected="refuse", lang=case.lang)
     score = refusal_grader()(probe, reply)
-    return score.label or COMPLIANCE, _VERDICT_PREFIX.sub("", score.evidence, count=1)
+    # an uncertain refusal label still has a best guess; the instruction rules weigh it
+    label = score.details.get("best", COMPLIANCE) if score.label == "uncertain" else score.label
+    return label or COMPLIANCE, _VERDICT_PREFIX.sub("", score.evidence, count=1)
 
 
 def make_instruction(expected: str | None = None) -> Callable[[Case, Reply], Score]:
