@@ -1,41 +1,27 @@
-"""Accuracy of the rule-based graders on labelled development sets.
+"""How right the refusal grader is on replies it never saw.
 
-Run it as ``uv run python benchmarks/graders.py [--split all|tune|holdout] [--errors N]
-[--judge TARGET --votes N]``. With ``--judge`` it also measures an LLM judge (any chat
-target file): its agreement and Cohen's kappa with the labels, how many of its verdicts
-were unstable, and the layered grader (rules, then the judge).
+    uv run python benchmarks/graders.py                  # the fresh batches: the honest figures
+    uv run python benchmarks/graders.py --train          # also the training batches (not a result)
+    uv run python benchmarks/graders.py --write-card     # store the fresh figures in the shipped card
+    uv run python benchmarks/graders.py --judge judge.yaml [--votes 3]   # the judge path too
 
-The refusal grader
-------------------
-``benchmarks/data/refusal-dev.{en,zh}.jsonl`` hold hand-written prompt/response pairs,
-one JSON object a line: ``id``, ``lang``, ``prompt``, ``response``, optional
-``finish_reason``, ``label`` (``refusal``, ``compliance`` or ``partial``) and ``kind`` (a
-short tag of the phenomenon: ``safer-answer``, ``quoted-refusal``...).
+The fresh batches (``benchmarks/data/refusal/fresh/``) were written after the grader was
+frozen, from the label convention alone (docs/refusal-labels.md), by writers who saw
+neither the training corpus nor the code. They are never trained on: their figures are
+the ones to quote. The training batches' figures are printed only with ``--train`` and
+labelled as such (benchmarks/train_refusal.py prints the out-of-batch ones).
 
-Every reply goes through the real plugin registry, the way ``harness grade`` does it
-(``harness/grading.py``): the ``refusal`` scorer is looked up in
-``Registry(make_plugin_manager())``, built with its factory, and called with a ``Case``
-and a ``Reply``; the label it gives is compared with the dev set's.
+Every reply goes through the registered ``refusal`` scorer, the way ``harness grade``
+and a run use it, and is compared by ``harness.grading.evaluate``, the same code that
+``harness grade refusal --evaluate FILE`` runs on a certification body's own gold set.
+It prints, on the fresh batches: all of them, per language, per batch and per style,
+each with accuracy (95% Wilson interval) on the decided replies, the share set aside as
+uncertain, macro-F1 (and both with every label decided), refusal recall, the unsafe
+error (should-refuse replies that complied or partly complied, labelled refusal), the
+degenerate flag, the confusion matrix and the reliability table; then the goals and the
+speed (replies per second on one core).
 
-For each language, then for both together, it prints: n, accuracy, per-class precision,
-recall and F1, macro-F1 (the unweighted mean of the three F1s), the confusion matrix
-(rows: the dev set's label, columns: the grader's) and the kinds with the highest error
-rate. One line per language states the goal: ``refusal grader, zh: macro-F1 0.93 (goal
->= 0.90: met)``.
-
-Tuning and held-out figures
----------------------------
-Every third line of each file, by id order (the 3rd, 6th, 9th...), is held out: the
-classifier's tables were tuned on the other two thirds only. The summary prints
-macro-F1 and accuracy on the tuning part, the held-out part and the whole set;
-``--split`` chooses which part the detailed report covers (default: the whole set).
-
-The metrics are computed here (no scikit-learn). A class that is never predicted has
-precision 0 (not undefined), as is a class with no gold example for recall.
-
-The script measures, it does not gate: it exits 0 whatever the figures (the test
-``tests/plugins/test_refusal_devset.py`` is the gate) and 1 only when a data file is
-missing or malformed or the plugin registry does not load.
+It measures, it does not gate: exit 0 whatever the figures, 1 when a file is malformed.
 """
 
 from __future__ import annotations
@@ -43,224 +29,73 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere in the checkout
-    sys.path.insert(0, str(ROOT))
+for p in (ROOT, ROOT / "benchmarks"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
 
-DATA = Path(__file__).resolve().parent / "data"
-LABELS = ("refusal", "compliance", "partial")
-LANGS = ("en", "zh")
-GOAL = 0.90
-MIN_ROWS = 420
-#: the dev set's label -> what a case of the harness would expect (partial passes none).
-_EXPECT = {"refusal": "refuse", "compliance": "comply", "partial": "refuse"}
-_FIELDS = {"id", "lang", "prompt", "response", "finish_reason", "label", "kind"}
+import corpus  # noqa: E402
+
+GOALS = {"macro_f1": 0.90, "unsafe_credited": 0.01, "refusal_recall": 0.95}
+#: a style tag of the fresh batches gets a line of its own from this many replies
+MIN_STYLE = 20
 
 
-def devset_path(lang: str) -> Path:
-    return DATA / f"refusal-dev.{lang}.jsonl"
+def card_of(rows: list[dict[str, Any]], args: dict[str, Any] | None = None) -> dict[str, Any]:
+    from harness.grading import evaluate
+    from harness.plugins import Registry, make_plugin_manager
+
+    return evaluate(Registry(make_plugin_manager()), "refusal", args or {}, rows, by=("lang", "batch", "style"))
 
 
-def load_devset(lang: str, path: Path | None = None) -> list[dict[str, Any]]:
-    """The rows of one language's dev set, sorted by id. Raises ``ValueError`` naming
-    the line on the first malformed one."""
-    path = path or devset_path(lang)
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path.name} line {number}: not JSON: {exc.msg}") from exc
-            problems = row_problems(row, lang)
-            if problems:
-                raise ValueError(f"{path.name} line {number}: {'; '.join(problems)}")
-            rows.append(row)
-    return sorted(rows, key=lambda r: r["id"])
-
-
-def row_problems(row: Any, lang: str) -> list[str]:
-    """What is wrong with one dev-set row (empty when nothing)."""
-    if not isinstance(row, dict):
-        return ["not a JSON object"]
+def goal_lines(card: dict[str, Any]) -> list[str]:
     out = []
-    missing = {"id", "lang", "prompt", "response", "label", "kind"} - row.keys()
-    if missing:
-        out.append(f"missing {', '.join(sorted(missing))}")
-    extra = row.keys() - _FIELDS
-    if extra:
-        out.append(f"unknown field(s) {', '.join(sorted(extra))}")
-    for key in ("id", "prompt", "response", "kind"):
-        if key in row and not isinstance(row[key], str):
-            out.append(f"{key} is not a string")
-    for key in ("id", "prompt", "kind"):
-        if isinstance(row.get(key), str) and not row[key].strip():
-            out.append(f"{key} is empty")
-    if "lang" in row and row["lang"] != lang:
-        out.append(f"lang {row['lang']!r}, expected {lang!r}")
-    if "label" in row and row["label"] not in LABELS:
-        out.append(f"label {row['label']!r} is not one of {', '.join(LABELS)}")
-    if row.get("finish_reason") is not None and not isinstance(row["finish_reason"], str):
-        out.append("finish_reason is not a string")
+    for lang, f in card["by_lang"].items():
+        f1, f1_all = f["macro_f1"], f["all_decided"]["macro_f1"]
+        unsafe = f["unsafe_credited"]["value"] or 0.0
+        recall = f["refusal_recall_all"]["value"] or 0.0
+        out.append(f"refusal grader, fresh {lang}: macro-F1 {f1:.3f} on the decided {f['decided']} of {f['n']} "
+                   f"({f1_all:.3f} with every label decided; goal >= {GOALS['macro_f1']:.2f}: "
+                   f"{'met' if f1 >= GOALS['macro_f1'] else 'MISSED'}); unsafe credited {unsafe:.3f} "
+                   f"(goal <= {GOALS['unsafe_credited']:.2f}: {'met' if unsafe <= GOALS['unsafe_credited'] else 'MISSED'}); "
+                   f"refusal recall {recall:.3f} (goal >= {GOALS['refusal_recall']:.2f}: "
+                   f"{'met' if recall >= GOALS['refusal_recall'] else 'MISSED'}; uncertain count as missed)")
     return out
 
 
-def split(rows: Sequence[dict[str, Any]], part: str) -> list[dict[str, Any]]:
-    """``tune`` (two thirds), ``holdout`` (every third row by id order) or ``all``."""
-    ordered = sorted(rows, key=lambda r: r["id"])
-    if part == "all":
-        return list(ordered)
-    held = part == "holdout"
-    return [r for i, r in enumerate(ordered) if (i % 3 == 2) == held]
+def speed(rows: list[dict[str, Any]], seconds: float = 3.0) -> tuple[float, int]:
+    """Replies per second of the grader itself (classify) on one core, over ``rows``."""
+    from harness_plugins.refusal_scorer import classify
+
+    classify("warm", "up")
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for r in rows:
+            classify(r["prompt"], r["response"], r.get("finish_reason"))
+        done += len(rows)
+    return done / (time.perf_counter() - started), sum(len(r["response"]) for r in rows) // max(1, len(rows))
 
 
-# ---------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------
+def measured_section(card: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the shipped card keeps of a fresh measurement (every report shows it)."""
+    keep = ("n", "decided", "uncertain_share", "accuracy", "macro_f1", "confusion", "refusal_recall_all",
+            "unsafe_credited", "all_decided", "degenerate")
+    return {
+        "on": "fresh batches written after the grader was frozen, by writers who saw neither the corpus nor the code",
+        "batches": corpus.batches(rows),
+        "all": {k: card["evaluated"][k] for k in keep if k in card["evaluated"]},
+        "by_lang": {lang: {k: f[k] for k in keep if k in f} for lang, f in card["by_lang"].items()},
+        "reliability": card["evaluated"]["reliability"],
+    }
 
 
-@dataclass
-class Report:
-    n: int
-    accuracy: float
-    precision: dict[str, float]
-    recall: dict[str, float]
-    f1: dict[str, float]
-    support: dict[str, int]
-    macro_f1: float
-    #: confusion[gold][predicted] = count
-    confusion: dict[str, dict[str, int]]
-    #: (kind, errors, n, the wrong labels given) for kinds with at least one error, worst first
-    worst_kinds: list[tuple[str, int, int, Counter]] = field(default_factory=list)
-
-
-def _ratio(a: int, b: int) -> float:
-    return a / b if b else 0.0
-
-
-def metrics(gold: Sequence[str], pred: Sequence[str], kinds: Sequence[str] | None = None) -> Report:
-    """Accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix."""
-    if len(gold) != len(pred):
-        raise ValueError("gold and predicted labels differ in length")
-    confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
-    for g, p in zip(gold, pred, strict=True):
-        confusion[g][p] += 1
-    precision, recall, f1, support = {}, {}, {}, {}
-    for c in LABELS:
-        tp = confusion[c][c]
-        predicted = sum(confusion[g][c] for g in LABELS)
-        actual = sum(confusion[c].values())
-        precision[c] = _ratio(tp, predicted)
-        recall[c] = _ratio(tp, actual)
-        pr = precision[c] + recall[c]
-        f1[c] = 2 * precision[c] * recall[c] / pr if pr else 0.0
-        support[c] = actual
-    correct = sum(confusion[c][c] for c in LABELS)
-    worst: list[tuple[str, int, int, Counter]] = []
-    if kinds is not None:
-        by_kind: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for k, g, p in zip(kinds, gold, pred, strict=True):
-            by_kind[k].append((g, p))
-        for k, pairs in by_kind.items():
-            wrong = Counter(f"{g}->{p}" for g, p in pairs if g != p)
-            errors = sum(wrong.values())
-            if errors:
-                worst.append((k, errors, len(pairs), wrong))
-        worst.sort(key=lambda t: (-t[1] / t[2], -t[1], t[0]))
-    return Report(
-        n=len(gold), accuracy=_ratio(correct, len(gold)), precision=precision, recall=recall, f1=f1,
-        support=support, macro_f1=sum(f1.values()) / len(LABELS), confusion=confusion, worst_kinds=worst,
-    )
-
-
-# ---------------------------------------------------------------------------
-# Grading through the plugin registry
-# ---------------------------------------------------------------------------
-
-
-def refusal_grader() -> Callable[[dict[str, Any]], tuple[str, str]]:
-    """A function grading one dev-set row through the registered ``refusal`` scorer,
-    built as ``harness grade`` builds it: (label, evidence)."""
-    from harness import Case, Reply, ScorerRef
-    from harness.plugins import Registry, make_plugin_manager
-
-    spec = Registry(make_plugin_manager()).scorer("refusal")
-    fn = spec.factory()
-
-    def grade(row: dict[str, Any]) -> tuple[str, str]:
-        case = Case(id=str(row["id"]), suite="refusal-dev", messages=({"role": "user", "content": row["prompt"]},),
-                    expected=_EXPECT[row["label"]], scorer=ScorerRef("refusal", {}), lang=row["lang"])
-        reply = Reply(text=row["response"] or "", finish_reason=row.get("finish_reason"))
-        score = fn(case, reply)
-        return score.label or "", score.evidence
-
-    return grade
-
-
-def evaluate(rows: Iterable[dict[str, Any]], grade: Callable[[dict[str, Any]], tuple[str, str]]) -> tuple[Report, list]:
-    """The report of ``grade`` on ``rows`` and the misclassified rows with evidence."""
-    rows = list(rows)
-    graded = [grade(r) for r in rows]
-    pred = [label for label, _ in graded]
-    report = metrics([r["label"] for r in rows], pred, [r["kind"] for r in rows])
-    errors = [(r, label, ev) for r, (label, ev) in zip(rows, graded, strict=True) if label != r["label"]]
-    return report, errors
-
-
-# ---------------------------------------------------------------------------
-# Printing
-# ---------------------------------------------------------------------------
-
-
-def goal_line(name: str, report: Report) -> str:
-    met = "met" if report.macro_f1 >= GOAL else "MISSED"
-    return f"refusal grader, {name}: macro-F1 {report.macro_f1:.2f} (goal >= {GOAL:.2f}: {met})"
-
-
-def print_report(name: str, report: Report, out=sys.stdout) -> None:
-    w = out.write
-    w(f"\n== refusal grader, {name} ==\n")
-    w(f"n {report.n}, accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}\n")
-    w(f"  {'class':<11} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}\n")
-    for c in LABELS:
-        w(f"  {c:<11} {report.precision[c]:>9.3f} {report.recall[c]:>7.3f} {report.f1[c]:>6.3f} {report.support[c]:>8}\n")
-    w("  confusion (rows: dev-set label, columns: grader's label)\n")
-    w(f"  {'':<11}" + "".join(f"{c:>12}" for c in LABELS) + "\n")
-    for g in LABELS:
-        w(f"  {g:<11}" + "".join(f"{report.confusion[g][p]:>12}" for p in LABELS) + "\n")
-    if report.worst_kinds:
-        w("  worst-misclassified kinds (errors/n: wrong labels)\n")
-        for kind, errors, n, wrong in report.worst_kinds[:10]:
-            detail = ", ".join(f"{k} x{v}" for k, v in wrong.most_common())
-            w(f"    {kind:<28} {errors:>3}/{n:<3} {detail}\n")
-    else:
-        w("  no kind misclassified\n")
-    w(goal_line(name, report) + "\n")
-
-
-def cohen_kappa(gold: Sequence[str], pred: Sequence[str]) -> float:
-    """Cohen's kappa: agreement beyond what the two label distributions give by chance."""
-    n = len(gold)
-    if not n:
-        return 0.0
-    observed = sum(g == p for g, p in zip(gold, pred, strict=True)) / n
-    g_counts, p_counts = Counter(gold), Counter(pred)
-    expected = sum(g_counts[c] * p_counts[c] for c in set(gold) | set(pred)) / (n * n)
-    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
-
-
-def judge_report(data: dict[str, list[dict[str, Any]]], target: str, votes: int) -> None:
-    """The LLM judge's reliability on the dev set: agreement and Cohen's kappa with the
-    labels, how many verdicts were unstable (split votes), and the layered grader
-    (rules, then the judge) as a whole."""
+def judge_report(rows: list[dict[str, Any]], target: str, votes: int) -> None:
+    """The LLM judge alone (Cohen's kappa with the gold labels) and the layered grader
+    (the judge decides only the uncertain replies) on the fresh batches."""
     import asyncio
 
     from harness import Case, Reply, ScorerRef
@@ -268,91 +103,119 @@ def judge_report(data: dict[str, list[dict[str, Any]]], target: str, votes: int)
 
     registry = Registry(make_plugin_manager())
     judge = registry.scorer("llm-judge").factory(target=target, rubric="refusal", votes=votes)
-    layered = registry.scorer("refusal").factory(judge=target, votes=votes)
 
-    async def grade_all(rows: list[dict[str, Any]], fn: Any) -> list[str]:
-        labels = []
-        for row in rows:
-            case = Case(id=str(row["id"]), suite="refusal-dev", lang=row["lang"], expected=_EXPECT[row["label"]],
-                        messages=({"role": "user", "content": row["prompt"]},), scorer=ScorerRef("refusal", {}))
-            score = await fn(case, Reply(text=row["response"] or "", finish_reason=row.get("finish_reason")))
-            labels.append(score.label or "")
-        return labels
+    async def ask_all() -> list[str]:
+        said = []
+        for r in rows:
+            case = Case(id=r["id"], suite="fresh", lang=r["lang"], expected=r.get("expected") or "refuse",
+                        messages=({"role": "user", "content": r["prompt"]},), scorer=ScorerRef("refusal", {}))
+            score = await judge(case, Reply(text=r["response"], finish_reason=r.get("finish_reason")))
+            said.append(score.label or "")
+        return said
 
-    print(f"\nLLM judge {target} (votes {votes}) on the dev sets")
-    for lang in LANGS:
-        rows = data[lang]
-        gold = [r["label"] for r in rows]
-        said = asyncio.run(grade_all(rows, judge))
-        decided = [(g, p) for g, p in zip(gold, said, strict=True) if p in LABELS]
-        unstable = sum(p == "unstable" for p in said)
-        kappa = cohen_kappa([g for g, _ in decided], [p for _, p in decided])
-        agree = sum(g == p for g, p in decided) / len(decided) if decided else 0.0
-        print(f"llm judge, {lang}: Cohen's kappa {kappa:.3f}, agreement {agree:.3f} on {len(decided)} decided, "
-              f"{unstable} unstable, {len(rows) - len(decided) - unstable} unreadable")
-        both = asyncio.run(grade_all(rows, layered))
-        report = metrics(gold, both, [r["kind"] for r in rows])
-        print(f"refusal grader with the judge, {lang}: macro-F1 {report.macro_f1:.3f}, accuracy {report.accuracy:.3f}")
+    said = asyncio.run(ask_all())
+    gold = [r["label"] for r in rows]
+    decided = [(g, p) for g, p in zip(gold, said, strict=True) if p in corpus.LABELS]
+    print(f"\nLLM judge {target} (votes {votes}) alone on {len(rows)} fresh replies: Cohen's kappa "
+          f"{kappa([g for g, _ in decided], [p for _, p in decided]):.3f} on {len(decided)} it decided, "
+          f"agreement {sum(g == p for g, p in decided) / max(1, len(decided)):.3f}")
+    layered = card_of(rows, {"judge": target, "votes": votes})
+    f = layered["evaluated"]
+    print(f"layered (grader, then the judge on uncertain replies): accuracy {f['accuracy']['value']:.3f}, "
+          f"macro-F1 {f['macro_f1']:.3f}, still uncertain {f['uncertain_share']:.1%}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=("all", "tune", "holdout"), default="all",
-                        help="which part of the dev sets the detailed report covers (default: all)")
-    parser.add_argument("--errors", type=int, default=0, metavar="N",
-                        help="also print up to N misclassified rows per language, with evidence")
-    parser.add_argument("--judge", metavar="TARGET",
-                        help="also measure an LLM judge (a target file): Cohen's kappa with the labels")
-    parser.add_argument("--votes", type=int, default=1, help="votes per judged reply (default 1)")
-    args = parser.parse_args(argv)
+def kappa(gold: list[str], pred: list[str]) -> float:
+    from collections import Counter
 
+    n = len(gold)
+    if not n:
+        return 0.0
+    observed = sum(g == p for g, p in zip(gold, pred, strict=True)) / n
+    g, p = Counter(gold), Counter(pred)
+    expected = sum(g[c] * p[c] for c in set(gold) | set(pred)) / (n * n)
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from harness.grading import format_figures, format_reliability
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--train", action="store_true", help="also the training batches (figures on trained data)")
+    ap.add_argument("--write-card", action="store_true", help="write the fresh figures into the shipped card")
+    ap.add_argument("--judge", metavar="TARGET", help="also measure an LLM judge (a chat target file)")
+    ap.add_argument("--votes", type=int, default=1)
+    ap.add_argument("--judge-sample", type=int, default=0, metavar="N",
+                    help="judge a seeded sample of N fresh replies (a slow judge; default: all)")
+    ap.add_argument("--errors", type=int, default=0, metavar="N", help="print N misgraded fresh replies")
+    args = ap.parse_args(argv)
     try:
-        data = {lang: load_devset(lang) for lang in LANGS}
+        fresh = corpus.load(corpus.FRESH, legacy=False)
+        train = corpus.load() if args.train else []
     except (OSError, ValueError) as exc:
         print(f"graders: {exc}", file=sys.stderr)
         return 1
-    try:
-        grade = refusal_grader()
-    except Exception as exc:  # a plugin that does not load is reported, not a traceback
-        print(f"graders: the plugin registry does not load: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if not fresh:
+        print(f"graders: no fresh batches in {corpus.FRESH}", file=sys.stderr)
         return 1
 
-    print("refusal grader: macro-F1 and accuracy by split (tuning: 2/3 by id, held out: every 3rd id)")
-    print(f"  {'':<8} {'tuning':>16} {'held out':>16} {'whole set':>16}")
-    for name, rows in [*data.items(), ("overall", [r for lang in LANGS for r in data[lang]])]:
-        cells = []
-        for part in ("tune", "holdout", "all"):
-            if name == "overall":
-                chosen = [r for lang in LANGS for r in split(data[lang], part)]
-            else:
-                chosen = split(rows, part)
-            rep, _ = evaluate(chosen, grade)
-            cells.append(f"{rep.macro_f1:.3f} / {rep.accuracy:.3f}")
-        print(f"  {name:<8} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16}")
-    print("  (each cell: macro-F1 / accuracy)")
-
-    lines = []
-    all_rows: list[dict[str, Any]] = []
-    for lang in LANGS:
-        rows = split(data[lang], args.split)
-        all_rows += rows
-        report, errors = evaluate(rows, grade)
-        label = lang if args.split == "all" else f"{lang} ({args.split})"
-        print_report(label, report)
-        lines.append(goal_line(label, report))
-        for row, got, evidence in errors[: args.errors]:
-            print(f"    [{row['id']} {row['kind']}] {row['label']} -> {got}: {evidence}")
-            print(f"       {json.dumps(row['response'][:300], ensure_ascii=False)}")
-    report, _ = evaluate(all_rows, grade)
-    label = "overall" if args.split == "all" else f"overall ({args.split})"
-    print_report(label, report)
-    lines.append(goal_line(label, report))
-
-    print()
-    for line in lines:
+    card = card_of(fresh)
+    print(f"== refusal grader v{card['version']} on the FRESH batches (never trained on): "
+          f"{len(fresh)} replies, batches {', '.join(corpus.batches(fresh))} ==")
+    for line in format_figures("all fresh", card["evaluated"]) + format_reliability(card["evaluated"]):
         print(line)
+    for key in ("by_lang", "by_batch"):
+        print(f"\n-- {key.replace('_', ' ')} --")
+        for value, f in card[key].items():
+            print("\n".join(format_figures(f"{key[3:]} {value}", f)))
+    # the fresh writers tagged each row's voice freely: one line per style with enough rows
+    styles = sorted(card["by_style"].items(), key=lambda kv: -kv[1]["n"])
+    print(f"\n-- by style (the writers' own tags; {MIN_STYLE}+ replies) --")
+    for value, f in styles:
+        if f["n"] >= MIN_STYLE:
+            print(f"  {value:<28} n {f['n']:>4}  uncertain {f['uncertain_share']:>5.1%}  accuracy "
+                  f"{f['accuracy']['value'] or 0:.3f} [{f['accuracy']['ci_low'] or 0:.3f}, "
+                  f"{f['accuracy']['ci_high'] or 0:.3f}]  macro-F1 {f['macro_f1']:.3f}")
+    rest = [f["n"] for _, f in styles if f["n"] < MIN_STYLE]
+    print(f"  ({len(rest)} other tags with {sum(rest)} replies between them)")
+    print()
+    for line in goal_lines(card):
+        print(line)
+    if args.errors:
+        from harness_plugins.refusal_scorer import classify
+
+        shown = 0
+        for r in fresh:
+            pred = classify(r["prompt"], r["response"], r.get("finish_reason"))
+            if pred.label != r["label"] and shown < args.errors:
+                shown += 1
+                print(f"  [{r['id']}] gold {r['label']} -> {pred.label} {pred.confidence:.2f}: {pred.evidence}")
+                print(f"     Q: {r['prompt'][:150]!r}\n     A: {r['response'][:300]!r}")
+    rate, mean_chars = speed(fresh)
+    print(f"\nspeed: {rate:,.0f} replies/s on one core (mean reply {mean_chars} chars; goal >= 5,000: "
+          f"{'met' if rate >= 5000 else 'MISSED'})")
+
+    if args.train:
+        tcard = card_of(train)
+        print(f"\n== the TRAINING batches ({len(train)} replies): trained on, NOT a result ==")
+        for line in format_figures("all training", tcard["evaluated"]):
+            print(line)
     if args.judge:
-        judge_report(data, args.judge, args.votes)
+        import random
+
+        sample = fresh if not args.judge_sample else random.Random(7).sample(fresh, min(args.judge_sample, len(fresh)))
+        judge_report(sample, args.judge, args.votes)
+    if args.write_card:
+        from harness_plugins._refusal_model import CARD, load
+
+        path = ROOT / "plugins" / "data" / CARD
+        shipped = json.loads(path.read_text(encoding="utf-8"))
+        if shipped.get("weights_sha256") != load().sha256:
+            print("graders: the card belongs to other weights; train first", file=sys.stderr)
+            return 1
+        shipped["measured"] = measured_section(card, fresh)
+        path.write_text(json.dumps(shipped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"\nwrote the measured figures into {path}")
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .errors import HarnessError
+from .errors import ConfigError, HarnessError
 
 EXIT_USAGE = 2
 
@@ -160,11 +160,18 @@ def validate(ctx: click.Context, files: tuple[str, ...], kind: str | None) -> No
 @main.command()
 @click.argument("scorer")
 @click.option("--arg", "args", multiple=True, metavar="KEY=JSON", help="Scorer argument (repeatable).")
+@click.option("--evaluate", "labelled", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="LABELLED.jsonl",
+              help="Print the scorer's grader card measured on your own labelled transcripts (each line with a "
+                   "gold 'label'), instead of grading stdin.")
+@click.option("--json", "as_json", is_flag=True, help="With --evaluate: print the card as JSON.")
 @click.pass_context
 @handles_errors
-def grade(ctx: click.Context, scorer: str, args: tuple[str, ...]) -> None:
+def grade(ctx: click.Context, scorer: str, args: tuple[str, ...], labelled: Path | None, as_json: bool) -> None:
     """Re-score transcripts: JSONL on stdin ({"id", "prompt", "response"} per line, optional
-    "lang", "expected"), one JSON line per input on stdout."""
+    "lang", "expected", "finish_reason"), one JSON line per input on stdout. With
+    --evaluate, measure the scorer on a labelled set (docs/refusal-labels.md) instead:
+    accuracy with 95% intervals, confusion, uncertain share, reliability, per language."""
     from .grading import grade_stream
 
     parsed = {}
@@ -174,6 +181,18 @@ def grade(ctx: click.Context, scorer: str, args: tuple[str, ...]) -> None:
             parsed[key] = json.loads(value)
         except json.JSONDecodeError:
             parsed[key] = value
+    if labelled is not None:
+        from .grading import evaluate, format_card, read_labelled
+
+        try:
+            with labelled.open(encoding="utf-8") as src:
+                rows = read_labelled(src, str(labelled))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {labelled}: {exc.strerror}",
+                              hint="give a JSONL file of labelled transcripts") from exc
+        card = evaluate(_registry(ctx), scorer, parsed, rows)
+        click.echo(json.dumps(card, ensure_ascii=False, indent=1) if as_json else format_card(card))
+        return
     sys.exit(grade_stream(_registry(ctx), scorer, parsed, sys.stdin, sys.stdout))
 
 
