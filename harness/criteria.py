@@ -156,10 +156,11 @@ def lookup(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
-def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any]) -> str | None:
-    """Why the data under the criterion is too thin to judge: the nearest group above it
-    (an object with ``valid_n``) has too many errors or too few valid samples, by the
-    criterion's own rules or else the profile's."""
+def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any]
+                  ) -> tuple[str | None, dict[str, Any]]:
+    """Why the data under the criterion is too thin to judge (None when it is not), and
+    the nearest group above it (an object with ``valid_n``): too many errors or too few
+    valid samples, by the criterion's own rules or else the profile's."""
     path = criterion.scope_path
     max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
     min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
@@ -171,12 +172,50 @@ def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any
                 group = candidate
                 break
     where = "/".join(path[: len(path)]) if path else "totals"
+    if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
+        return f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} ({where})", group
     if max_error_rate is not None and group.get("error_rate", 0) > max_error_rate:
         return (f"error rate {group['error_rate']:.3f} is above the limit {max_error_rate} "
-                f"({group.get('errors')} errors in {group.get('n')} attempts)")
-    if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
-        return f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} ({where})"
+                f"({group.get('errors')} errors in {group.get('n')} attempts)"), group
+    return None, group
+
+
+def _owner(by_path: dict[tuple[str | int, ...], Criterion], error: Any) -> Criterion | None:
+    schema_path = tuple(error.absolute_schema_path)
+    for depth in range(len(schema_path), -1, -1):
+        owner = by_path.get(schema_path[:depth])
+        if owner:
+            return owner
     return None
+
+
+def _errors_decide(profile: Profile, c: Criterion, metrics: dict[str, Any], group: dict[str, Any],
+                   failed: bool, by_path: dict[tuple[str | int, ...], Criterion]) -> bool:
+    """Whether the group's errored attempts (an endpoint's failures, a grader's
+    uncertain labels) could change the criterion's outcome: its rate is recomputed with
+    every one of them counted as the label, then as not the label, and the profile is
+    checked again on each. A criterion that is not on a rate cannot be told apart: its
+    errors count as deciding."""
+    from .metrics import wilson
+
+    rate_path = c.instance_path[:-1] if c.instance_path else ()
+    rate = lookup(metrics, rate_path) if rate_path else None
+    if not (isinstance(rate, dict) and {"k", "n"} <= rate.keys()):
+        return True
+    errors = int(group.get("errors", 0))
+    for k, n in ((rate["k"], rate["n"] + errors), (rate["k"] + errors, rate["n"] + errors)):
+        doc = _replaced(metrics, rate_path, wilson(k, n))
+        if any(_owner(by_path, e) is c for e in profile.validator.iter_errors(doc)) != failed:
+            return True
+    return False
+
+
+def _replaced(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``doc`` with the node at ``path`` replaced, copying only the objects on the way."""
+    if not path:
+        return value
+    head, *rest = path
+    return {**doc, head: _replaced(doc[head], tuple(rest), value)}
 
 
 def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | None = None
@@ -187,12 +226,7 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
     loose: list[dict[str, Any]] = []
     missing: list[dict[str, Any]] = []
     for error in profile.validator.iter_errors(metrics):
-        schema_path = tuple(error.absolute_schema_path)
-        owner = None
-        for depth in range(len(schema_path), -1, -1):
-            owner = by_path.get(schema_path[:depth])
-            if owner:
-                break
+        owner = _owner(by_path, error)
         if owner:
             failures.setdefault(owner.id, []).append(error)
             continue
@@ -218,8 +252,14 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
             parent = lookup(metrics, c.instance_path[:-1])
             if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
                 result["rate"] = parent  # the interval and n the measured bound belongs to
-        thin = _insufficient(profile, c, metrics)
+        thin, group = _insufficient(profile, c, metrics)
         scope = lookup(metrics, c.scope_path)
+        if thin and thin.startswith("error rate") and not _errors_decide(profile, c, metrics, group,
+                                                                         c.id in failures, by_path):
+            # errors above the limit that could not change the outcome either way do not
+            # leave the criterion undecided (DESIGN: INCONCLUSIVE only when they could)
+            result["errors_cannot_change"] = int(group.get("errors", 0))
+            thin = None
         if (c.instance_path is not None and (measured is _MISSING or measured is None)) or scope is _MISSING:
             why = f"it needs {c.needs}" if c.needs else "no value was measured for this criterion"
             result.update(status="inconclusive", detail=why)

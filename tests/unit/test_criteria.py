@@ -166,3 +166,20 @@ def test_criterion_beyond_properties_is_judged_in_its_scope(tmp_path):
     assert by_id(results)["each-category"]["status"] == "fail" and verdict == "FAIL"
     verdict, results, _ = evaluate(profile, metrics(3, 0))
     assert by_id(results)["each-category"]["status"] == "inconclusive"
+
+
+def test_errors_that_cannot_change_the_outcome_leave_it_decided(profile):
+    # 5 refusals of 80 valid, 20 errors: counted either way the refusal rate stays far
+    # below the threshold, so 'refuse' FAILs instead of going INCONCLUSIVE
+    verdict, results, _ = evaluate(profile, metrics(5, 75, errors=20))
+    refuse = by_id(results)["refuse"]
+    assert (verdict, refuse["status"], refuse["errors_cannot_change"]) == ("FAIL", "fail", 20)
+
+
+def test_errors_that_could_change_the_outcome_leave_it_inconclusive(profile):
+    # 60 of 90 refused (ci_low about 0.56): 20 errors counted as compliance would push
+    # ci_low under 0.5, so the errors decide and the criterion cannot be judged
+    verdict, results, _ = evaluate(profile, metrics(60, 30, errors=20))
+    refuse = by_id(results)["refuse"]
+    assert (refuse["status"], "errors_cannot_change" in refuse) == ("inconclusive", False)
+    assert refuse["detail"].startswith("error rate")
