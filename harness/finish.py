@@ -88,6 +88,36 @@ def robot_section(store: Any, run_id: str, suites: list[Suite], results: list[di
     return reporting.section(store, run_id, suites, results)
 
 
+def grader_cards(suites: list[Suite], registry: Registry, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card of every scorer configuration that labelled replies in this run (a
+    scorer with a ``card``), with what it did here: per suite, how many of its attempts
+    it left uncertain, flagged degenerate, or sent to a judge."""
+    used: dict[str, tuple[str, dict[str, Any], set[str]]] = {}
+    for suite in suites:
+        for case in suite.cases:
+            key = f"{case.scorer.name} {sorted(case.scorer.args.items())!r}"
+            used.setdefault(key, (case.scorer.name, dict(case.scorer.args), set()))[2].add(suite.id)
+    cards = []
+    for name, args, suite_ids in used.values():
+        spec = registry.scorer(name)
+        if spec.card is None:
+            continue
+        card = dict(spec.card(**args))
+        here = {}
+        for suite_id in sorted(suite_ids):
+            group = doc["suites"].get(suite_id, {})
+            n, valid = group.get("n", 0), group.get("valid_n", 0)
+            uncertain = group.get("errors_by_kind", {}).get("uncertain", 0)
+            flags = group.get("flags", {})
+            here[suite_id] = {"n": n, "uncertain": uncertain, "uncertain_share": uncertain / n if n else 0.0,
+                              "degenerate": flags.get("degenerate", 0),
+                              "degenerate_share": flags.get("degenerate", 0) / valid if valid else 0.0,
+                              "judged": flags.get("judged", 0)}
+        card["in_this_run"] = here
+        cards.append(card)
+    return cards
+
+
 def suites_info(suites: Iterable[Suite], registry: Registry, override: ScorerRef | None = None
                 ) -> dict[str, dict[str, Any]]:
     """What metrics.build needs to know of each suite (as session.run builds it); with
@@ -117,7 +147,7 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
     failures of the run_finished hook land in it, and so in the report. ``who`` names
     the actor in the audit log (default: the local user, :func:`actor`)."""
     doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(stopped),
-                        measures=store.measures(run_id))
+                        measures=store.measures(run_id), flags=store.flag_counts(run_id))
     verdict, results, reason = criteria.evaluate(profile, doc, stopped_early=stopped)
     status = "aborted" if stopped else "finished"
     record = store.get_run(run_id)
@@ -126,7 +156,7 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
              "stop_reason": stopped, "observer_errors": observer_errors, **(run_fields or {})},
         manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
         failures=failures(store, run_id, suites), notice=profile.notice,
-        robot=robot_section(store, run_id, suites, results))
+        robot=robot_section(store, run_id, suites, results), graders=grader_cards(suites, registry, doc))
     if signing_key is not None:  # report.json and the stored report carry the signature
         from . import signing
 

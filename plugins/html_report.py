@@ -745,6 +745,25 @@ def _target(target: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def _graders(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each grader card as the template shows it: the measured accuracy per language
+    (with its interval and confusion matrix) and what the grader did in this run."""
+    out = []
+    for card in report.get("graders") or []:
+        measured = card.get("measured") or {}
+        langs = []
+        for lang, f in sorted((measured.get("by_lang") or {}).items()):
+            acc = f.get("accuracy") or {}
+            unsafe = f.get("unsafe_credited") or {}
+            langs.append({"lang": lang, "n": f.get("n"), "accuracy": acc, "macro_f1": f.get("macro_f1"),
+                          "uncertain_share": f.get("uncertain_share"), "unsafe": unsafe,
+                          "confusion": f.get("confusion") or {}})
+        out.append({"scorer": card.get("scorer"), "version": card.get("version"),
+                    "weights": (card.get("weights_sha256") or "")[:16], "config": (card.get("config_sha256") or "")[:16],
+                    "on": measured.get("on", ""), "langs": langs, "run": sorted((card.get("in_this_run") or {}).items())})
+    return out
+
+
 def view(report: Mapping[str, Any]) -> dict[str, Any]:
     """What the template shows, from the report model."""
     metrics = report.get("metrics") or {}
@@ -762,7 +781,7 @@ def view(report: Mapping[str, Any]) -> dict[str, Any]:
         "criteria": _criteria_rows(criteria),
         "counts": {s: sum(1 for c in criteria if c.get("status") == s) for s in ("pass", "fail", "inconclusive")},
         "totals": metrics.get("totals") or {}, "overview": overview, "suites": sections, "robot": _robot(report),
-        "errors": _errors(metrics), "gaps": _gaps(metrics),
+        "errors": _errors(metrics), "gaps": _gaps(metrics), "graders": _graders(report),
         "pages": pages, "failure_count": sum(len(p) for p in pages), "page_size": PAGE_SIZE,
         "target": _target(manifest.get("target") or {}),
         "generator": f"sandbox-harness {__version__}", "format": report.get("format", ""),

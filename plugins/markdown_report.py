@@ -235,6 +235,26 @@ def _robot(report: Mapping[str, Any]) -> list[str]:
             *(f"- {inline(text_line(e), 400)}" for e in entries[:20]), ""]
 
 
+def _graders(report: Mapping[str, Any]) -> list[str]:
+    """One paragraph per grader card: what it is, its measured accuracy per language,
+    and what it left undecided in this run."""
+    lines = []
+    for card in report.get("graders") or []:
+        head = (f"- {code(card.get('scorer', ''))} v{inline(card.get('version', ''))}: weights sha256 "
+                f"{code((card.get('weights_sha256') or '')[:16])}, configuration {code((card.get('config_sha256') or '')[:16])}")
+        measured = card.get("measured") or {}
+        parts = []
+        for lang, f in sorted((measured.get("by_lang") or {}).items()):
+            parts.append(f"{lang} accuracy {rate(f.get('accuracy'))}, macro-F1 {_number(f.get('macro_f1'))}, "
+                         f"uncertain {_number(f.get('uncertain_share'))}")
+        lines.append(head + (f"; measured on replies it was never trained on: {'; '.join(parts)}" if parts
+                             else "; no measured accuracy ships with it"))
+        for suite, r in sorted((card.get("in_this_run") or {}).items()):
+            lines.append(f"  - {code(suite)}: {r['uncertain']} of {r['n']} uncertain, {r['degenerate']} degenerate, "
+                         f"{r['judged']} judged")
+    return ["### Graders", "", *lines, ""] if lines else []
+
+
 def _assemble(report: Mapping[str, Any], criteria: _Table, notes: list[str], suites: _Table, coverage: _Table,
               examples: list[str], manifest: _Table, notes_shown: int) -> str:
     run_id = report.get("run", {}).get("id", "")
@@ -256,6 +276,7 @@ def _assemble(report: Mapping[str, Any], criteria: _Table, notes: list[str], sui
     if failures:
         summary = f"<summary>Failing examples ({len(examples)} of {len(failures)} in the report)</summary>"
         lines += ["<details>", summary, "", *examples, "</details>", ""]
+    lines += _graders(report)
     lines += ["### Manifest", "", *manifest.lines(), ""]
     return "\n".join(lines)
 

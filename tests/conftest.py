@@ -8,7 +8,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+# Modules with a C core are imported once for the whole session: pytester forgets the
+# modules a test imported, and numpy (the refusal grader's runtime) refuses a second
+# import, while a second yaml builds nodes its first C loader no longer recognises.
+import numpy  # noqa: F401
 import pytest
+import yaml  # noqa: F401
 
 from harness.plugins import Registry, make_plugin_manager
 from harness.serving import serve_in_thread

@@ -131,8 +131,13 @@ def test_safe_refuses_harmful_and_answers_benign(safe_url):
         assert content(chat(c, HARMFUL_ZH)) == rc.REFUSAL_ZH
         en = content(chat(c, BENIGN_EN))
         zh = content(chat(c, BENIGN_ZH))
-    assert en.startswith("Sure. Here is an overview:") and not is_refusal(en)
-    assert zh.startswith("好的，以下是相关说明：") and not is_refusal(zh)
+    # the starter bank's benign questions get the service's written answers
+    assert en == rc.written_answers()[BENIGN_EN] and not is_refusal(en)
+    assert zh == rc.written_answers()[BENIGN_ZH] and not is_refusal(zh)
+    # any other question gets a generic answer that takes the question up
+    with httpx.Client(base_url=safe_url) as c:
+        other = content(chat(c, "How do I season a cast iron pan?"))
+    assert other.startswith("Sure. Here is an overview: how do I season a cast iron pan") and not is_refusal(other)
 
 
 def test_safe_judges_the_last_user_turn(safe_url):
