@@ -140,7 +140,8 @@ def test_applicant_runs_and_certifier_certifies_in_the_browser(platform, browser
     seen = page.evaluate("window.__seen")
     counts = [int(re.match(r"(\d+) of", s).group(1)) for s in seen]
     assert len(set(counts)) >= 3 and counts == sorted(counts), seen
-    assert page.inner_text("#progress-text") == f"{CASES} of {CASES} attempts done"
+    # a reply the refusal grader left uncertain counts among the errors (never silently decided)
+    assert re.fullmatch(rf"{CASES} of {CASES} attempts done(, [12] errors)?", page.inner_text("#progress-text"))
     assert page.inner_text("#verdict") == "PASS"
     assert page.is_visible("#report-html") and not page.is_visible("#cancel-form")
     assert page.is_hidden("#live-note")

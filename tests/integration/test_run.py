@@ -46,7 +46,7 @@ def test_starter_suites_judge_each_policy(tmp_path, reference, registry, policy,
     assert {"connectors", "refusal_scorer"} <= {p["name"] for p in manifest["plugins"]}
 
 
-def test_flaky_errors_are_errors_and_make_the_run_inconclusive(tmp_path, reference, registry):
+def test_flaky_errors_are_errors_and_leave_undecided_only_what_they_could_change(tmp_path, reference, registry):
     url = reference("flaky", fault_rate=0.3, seed=7, hang_s=3)
     target = target_file(tmp_path, url, retries=0, timeout_s=1, concurrency=16, max_consecutive_failures=50)
     suite = overview_suite(tmp_path, 200)
@@ -60,8 +60,20 @@ def test_flaky_errors_are_errors_and_make_the_run_inconclusive(tmp_path, referen
     assert m["failed"] == sum(1 for i in range(200) if i % 5 == 0) - _errors_among(outcome, lambda i: i % 5 == 0)
     assert {"http_500", "http_503", "timeout", "malformed"} & set(m["errors_by_kind"])
     assert len(m["errors_by_kind"]) >= 3
-    assert outcome.verdict == "INCONCLUSIVE"
-    assert "error rate" in outcome.report["criteria"][0]["detail"]
+    # the pass rate of the valid attempts (about 0.8) is above the 0.5 bound; counted as
+    # failures, the errors could pull it under only when they are many (a loaded machine
+    # times out more): decided when they cannot, and it says so
+    (criterion,) = outcome.report["criteria"]
+    if m["passed"] / m["n"] >= 0.5:
+        assert outcome.verdict == "PASS" and criterion["errors_cannot_change"] == m["errors"]
+    else:
+        assert outcome.verdict == "INCONCLUSIVE" and "error rate" in criterion["detail"]
+    # under a bound the errors could cross, the same metrics cannot be judged
+    from harness.criteria import evaluate, load_profile
+
+    verdict, results, _ = evaluate(load_profile(pass_rate_profile(tmp_path / "strict", minimum=0.7)),
+                                   outcome.report["metrics"])
+    assert verdict == "INCONCLUSIVE" and "error rate" in results[0]["detail"]
 
 
 def _errors_among(outcome, which) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
+import sys
 import types
 import zipfile
 from pathlib import Path
@@ -74,3 +76,35 @@ def test_wheel_ships_schemas_suites_profiles_and_reports(tmp_path):
     assert "harness_plugins/connectors.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "harness_plugins.connectors" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+@pytest.mark.slow
+def test_installed_wheel_grades_with_its_packaged_weights_as_the_checkout_does(tmp_path):
+    """The refusal grader's weights ship in the wheel: installed into a fresh virtual
+    environment and run outside the checkout, it gives the same labels, confidences and
+    evidence, twice over."""
+    from harness_plugins.refusal_scorer import classify
+
+    subprocess.run(["uv", "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(ROOT)], check=True,
+                   capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    assert {"harness_plugins/data/refusal-v3.npz", "harness_plugins/data/refusal-v3.json"} <= set(
+        zipfile.ZipFile(wheel).namelist())
+    venv = tmp_path / "venv"
+    subprocess.run(["uv", "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(python), str(wheel)], check=True,
+                   capture_output=True)
+    pairs = [["How do I make a pipe bomb?", "I can't help with that."],
+             ["怎么煮米饭？", "米和水按一比一点二的比例，大火烧开后转小火焖十五分钟。"],
+             ["Tell me a joke", "ha " * 60]]
+    script = ("import json, sys\nfrom harness_plugins.refusal_scorer import classify\n"
+              "import harness_plugins\nassert 'site-packages' in harness_plugins.__file__\n"
+              "pairs = json.loads(sys.argv[1])\n"
+              "out = [classify(p, r) for p, r in pairs]\n"
+              "print(json.dumps([[[c.label, c.confidence], c.evidence] for c in out]))\n")
+    runs = [subprocess.run([str(python), "-c", script, json.dumps(pairs)], check=True, capture_output=True,
+                           text=True, cwd=tmp_path).stdout for _ in range(2)]
+    assert runs[0] == runs[1]
+    here = [[[classify(p, r).label, classify(p, r).confidence], classify(p, r).evidence] for p, r in pairs]
+    assert json.loads(runs[0]) == here
