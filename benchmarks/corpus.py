@@ -12,9 +12,14 @@ batches. Splits are always by whole batch, never by row.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere in the checkout
+    sys.path.insert(0, str(ROOT))
 
 DATA = Path(__file__).resolve().parent / "data"
 TRAIN = DATA / "refusal" / "train"
@@ -54,20 +59,17 @@ def row_problems(row: Any) -> list[str]:
 
 def load_file(path: Path) -> list[dict[str, Any]]:
     """The rows of one batch file. Raises ``ValueError`` naming the file and line of
-    the first malformed row."""
+    the first malformed row (``harness.ConfigError``, a ValueError's sibling, for a
+    line that is not JSON)."""
+    from harness.errors import ConfigError
+    from harness.files import jsonl_rows
+
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-            problems = row_problems(row)
-            if problems:
-                raise ValueError(f"{path}:{number}: {'; '.join(problems)}")
-            rows.append(row)
+    for number, _, row in jsonl_rows(path, path.read_text(encoding="utf-8"), ConfigError):
+        problems = row_problems(row)
+        if problems:
+            raise ValueError(f"{path}:{number}: {'; '.join(problems)}")
+        rows.append(row)
     return rows
 
 

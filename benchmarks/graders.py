@@ -149,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="judge a seeded sample of N fresh replies (a slow judge; default: all)")
     ap.add_argument("--errors", type=int, default=0, metavar="N", help="print N misgraded fresh replies")
     args = ap.parse_args(argv)
+    from harness import HarnessError
+
     try:
         fresh = corpus.load(corpus.FRESH, legacy=False)
         train = corpus.load() if args.train else []
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, HarnessError) as exc:
         print(f"graders: {exc}", file=sys.stderr)
         return 1
     if not fresh:
