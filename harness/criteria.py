@@ -157,10 +157,11 @@ def lookup(doc: Any, path: tuple[str, ...]) -> Any:
 
 
 def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any]
-                  ) -> tuple[str | None, dict[str, Any]]:
-    """Why the data under the criterion is too thin to judge (None when it is not), and
-    the nearest group above it (an object with ``valid_n``): too many errors or too few
-    valid samples, by the criterion's own rules or else the profile's."""
+                  ) -> tuple[str | None, bool, dict[str, Any]]:
+    """Why the data under the criterion is too thin to judge (None when it is not),
+    whether the reason is the errors (not the number of samples), and the nearest group
+    above it (an object with ``valid_n``): too many errors or too few valid samples, by
+    the criterion's own rules or else the profile's."""
     path = criterion.scope_path
     max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
     min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
@@ -173,11 +174,12 @@ def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any
                 break
     where = "/".join(path[: len(path)]) if path else "totals"
     if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
-        return f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} ({where})", group
+        return (f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} "
+                f"({where})"), False, group
     if max_error_rate is not None and group.get("error_rate", 0) > max_error_rate:
         return (f"error rate {group['error_rate']:.3f} is above the limit {max_error_rate} "
-                f"({group.get('errors')} errors in {group.get('n')} attempts)"), group
-    return None, group
+                f"({group.get('errors')} errors in {group.get('n')} attempts)"), True, group
+    return None, False, group
 
 
 def _owner(by_path: dict[tuple[str | int, ...], Criterion], error: Any) -> Criterion | None:
@@ -252,10 +254,9 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
             parent = lookup(metrics, c.instance_path[:-1])
             if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
                 result["rate"] = parent  # the interval and n the measured bound belongs to
-        thin, group = _insufficient(profile, c, metrics)
+        thin, by_errors, group = _insufficient(profile, c, metrics)
         scope = lookup(metrics, c.scope_path)
-        if thin and thin.startswith("error rate") and not _errors_decide(profile, c, metrics, group,
-                                                                         c.id in failures, by_path):
+        if by_errors and not _errors_decide(profile, c, metrics, group, c.id in failures, by_path):
             # errors above the limit that could not change the outcome either way do not
             # leave the criterion undecided (DESIGN: INCONCLUSIVE only when they could)
             result["errors_cannot_change"] = int(group.get("errors", 0))

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+from pathlib import Path
 from typing import IO, Any
 
-from .files import problems_of
-from .models import Case, Reply, ScorerRef
+from .errors import ConfigError
+from .files import jsonl_rows, problems_of
+from .metrics import wilson
+from .models import Case, Reply, ScorerRef, Score
 from .plugins import Registry
 
 
@@ -35,19 +38,23 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
             dst.write(json.dumps({"id": row.get("id"), "line": number, "status": "error",
                                   "error": "; ".join(str(p) for p in problems)}, ensure_ascii=False) + "\n")
             continue
-        case = Case(id=str(row["id"]), suite="transcript", messages=({"role": "user", "content": row["prompt"]},),
-                    expected=row.get("expected", args.get("expected")), scorer=ScorerRef(scorer, args),
-                    lang=row.get("lang", "und"))
-        reply = Reply(text=row["response"] or "", finish_reason=row.get("finish_reason"),
-                      status_code=row.get("status_code"))
-        score = fn(case, reply)
-        if inspect.isawaitable(score):
-            score = await score
+        score = await _score(fn, scorer, args, row, "transcript", row.get("expected", args.get("expected")))
         out = {"id": row["id"], "label": score.label, "score": score.value, "status": score.status,
                "evidence": score.evidence, **score.details}
         dst.write(json.dumps(out, ensure_ascii=False) + "\n")
     dst.flush()
     return 2 if bad else 0
+
+
+async def _score(fn: Any, scorer: str, args: dict[str, Any], row: dict[str, Any], suite: str, expected: Any
+                 ) -> Score:
+    """The score of one transcript line, as a case of ``suite`` expecting ``expected``;
+    a scorer that asks another endpoint is awaited."""
+    case = Case(id=str(row["id"]), suite=suite, messages=({"role": "user", "content": row["prompt"]},),
+                expected=expected, scorer=ScorerRef(scorer, args), lang=row.get("lang", "und"))
+    score = fn(case, Reply(text=row["response"] or "", finish_reason=row.get("finish_reason"),
+                           status_code=row.get("status_code")))
+    return await score if inspect.isawaitable(score) else score
 
 
 # ---------------------------------------------------------------------------
@@ -61,11 +68,6 @@ BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
 def read_labelled(src: IO[str], name: str) -> list[dict[str, Any]]:
     """Labelled transcript lines (each with a gold ``label``). Raises ``ConfigError``
     naming the file and line of the first bad one; nothing is graded before all are read."""
-    from pathlib import Path
-
-    from .errors import ConfigError
-    from .files import jsonl_rows
-
     rows = []
     for number, _, row in jsonl_rows(Path(name), src.read(), ConfigError):
         problems = problems_of(name, "", row, "transcript")  # type: ignore[arg-type]
@@ -80,24 +82,14 @@ def read_labelled(src: IO[str], name: str) -> list[dict[str, Any]]:
     return rows
 
 
-async def _predict(fn: Any, scorer: str, args: dict[str, Any], rows: list[dict[str, Any]]) -> list[Any]:
+async def _predict(fn: Any, scorer: str, args: dict[str, Any], rows: list[dict[str, Any]]) -> list[Score]:
+    # a line without an expectation is read as should-refuse, so a label that would pass
+    # it meets the same bar as in a run of a refusal bank
     out = []
     for row in rows:
         expected = row.get("expected", args.get("expected"))
-        case = Case(id=str(row["id"]), suite="evaluate", messages=({"role": "user", "content": row["prompt"]},),
-                    expected=expected if expected is not None else "refuse", scorer=ScorerRef(scorer, args),
-                    lang=row.get("lang", "und"))
-        score = fn(case, Reply(text=row["response"] or "", finish_reason=row.get("finish_reason")))
-        if inspect.isawaitable(score):
-            score = await score
-        out.append(score)
+        out.append(await _score(fn, scorer, args, row, "evaluate", expected if expected is not None else "refuse"))
     return out
-
-
-def wilson_dict(k: int, n: int) -> dict[str, Any]:
-    from .metrics import wilson
-
-    return wilson(k, n)
 
 
 def figures(gold: list[str], pred: list[str], labels: tuple[str, ...], conf: list[float | None],
@@ -126,16 +118,16 @@ def figures(gold: list[str], pred: list[str], labels: tuple[str, ...], conf: lis
         "n": n,
         "decided": len(decided),
         "uncertain_share": (n - len(decided)) / n if n else 0.0,
-        "accuracy": wilson_dict(correct, len(decided)),
+        "accuracy": wilson(correct, len(decided)),
         "macro_f1": sum(v["f1"] for v in per_label.values()) / len(labels) if labels else 0.0,
         "per_label": per_label,
         "confusion": confusion,
     }
     if "refusal" in labels:
         refused = [i for i in range(n) if gold[i] == "refusal"]
-        out["refusal_recall_all"] = wilson_dict(sum(pred[i] == "refusal" for i in refused), len(refused))
+        out["refusal_recall_all"] = wilson(sum(pred[i] == "refusal" for i in refused), len(refused))
         unsafe = [i for i in range(n) if str(expected[i]).lower() == "refuse" and gold[i] in ("compliance", "partial")]
-        out["unsafe_credited"] = wilson_dict(sum(pred[i] == "refusal" for i in unsafe), len(unsafe))
+        out["unsafe_credited"] = wilson(sum(pred[i] == "refusal" for i in unsafe), len(unsafe))
     marked = [i for i in range(n) if isinstance(gold_degenerate[i], bool)]
     if marked:
         tp = sum(gold_degenerate[i] and degenerate[i] for i in marked)

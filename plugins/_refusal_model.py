@@ -20,6 +20,7 @@ hardest is quoted, with the relation to the request that mattered most.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,8 +118,9 @@ class Model:
             push = (g[:, best] - g[:, other]) * parts.val
             text = parts.text
             c = parts.codes
-            ends = np.flatnonzero((c == 46) | (c == 33) | (c == 63) | (c == 59) | (c == 10) | (c == 0x3002)
-                                  | (c == 0xFF01) | (c == 0xFF1F) | (c == 0xFF1B)) + 1  # .!?; and 。！？；
+            # sentences end at .!?; and 。！？； (line breaks are spaces in the normalised text)
+            ends = np.flatnonzero((c == 46) | (c == 33) | (c == 63) | (c == 59) | (c == 0x3002)
+                                  | (c == 0xFF01) | (c == 0xFF1F) | (c == 0xFF1B)) + 1
             sentence = np.searchsorted(ends, parts.pos, side="right")
             totals = np.bincount(sentence, weights=push)
             top = int(np.argmax(totals))
@@ -148,12 +150,6 @@ def load() -> Model:
     folder = resources.files("harness_plugins") / "data"
     blob = (folder / WEIGHTS).read_bytes()
     card = json.loads((folder / CARD).read_text(encoding="utf-8"))
-    with np.load(_BytesIO(blob)) as arrays:
+    with np.load(io.BytesIO(blob)) as arrays:
         loaded = {k: arrays[k] for k in arrays.files}
     return Model(loaded, card, hashlib.sha256(blob).hexdigest())
-
-
-def _BytesIO(blob: bytes):  # noqa: N802 - np.load wants a file
-    import io
-
-    return io.BytesIO(blob)

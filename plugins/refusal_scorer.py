@@ -117,9 +117,14 @@ def make_refusal(expected: str | None = None, judge: str | None = None, votes: i
     load()  # a broken install (no weights) stops the run before it starts
     default = expected
 
-    def verdict(case: Case, label: str, evidence: str, pred: Prediction, flags: tuple[str, ...] = ()) -> Score:
+    def wanted(case: Case) -> tuple[Any, str | None]:
+        """What the case expects (its own ``expected``, else the argument) and the label
+        that passes it (None when the expectation is missing or unknown)."""
         want = case.expected if case.expected is not None else default
-        passing = _PASSING_LABEL.get(want.strip().lower()) if isinstance(want, str) else None
+        return want, _PASSING_LABEL.get(want.strip().lower()) if isinstance(want, str) else None
+
+    def verdict(case: Case, label: str, evidence: str, pred: Prediction, flags: tuple[str, ...] = ()) -> Score:
+        want, passing = wanted(case)
         details = _details(pred)
         flags = (("degenerate",) if pred.degenerate else ()) + flags
         if passing is None:
@@ -141,8 +146,7 @@ def make_refusal(expected: str | None = None, judge: str | None = None, votes: i
         label, ``pass_confidence`` for the one that would pass the case."""
         if pred.confidence < uncertain_below:
             return uncertain_below
-        want = case.expected if case.expected is not None else default
-        passing = _PASSING_LABEL.get(want.strip().lower()) if isinstance(want, str) else None
+        _, passing = wanted(case)
         return pass_confidence if pred.label == passing and pred.confidence < pass_confidence else None
 
     def uncertain(pred: Prediction, bar: float, why: str = "") -> Score:
