@@ -101,9 +101,7 @@ class Model:
             p[0] = 0.0
             p /= p.sum()
         best = int(np.argmax(p))
-        other = 0 if best != 0 and (best == 2 or p[0] >= p[3 - best]) else (1 if best != 1 and p[1] >= p[2] else 2)
-        if other == best:
-            other = (best + 1) % 3
+        other = runner_up(p, best)
         evidence = self._evidence(parts, reply, g, best, other, float(p[best]), p_deg if degenerate else None)
         return Prediction(LABELS[best], float(p[best]), dict(zip(LABELS, p.tolist(), strict=True)),
                           bool(degenerate), float(p_deg), evidence)
@@ -137,6 +135,11 @@ class Model:
         if abs(dense[j]) > 0.3 and DENSE[j] in _WHY:
             why = f"; {_WHY[DENSE[j]].format(parts.dense[j])} ({'+' if dense[j] > 0 else '-'}{abs(dense[j]):.1f})"
         return said + quote + why
+
+
+def runner_up(p: np.ndarray, best: int) -> int:
+    """The label the evidence weighs ``best`` against: the likeliest of the other two."""
+    return max((i for i in range(len(p)) if i != best), key=lambda i: p[i])
 
 
 def _short(text: str, limit: int = 90) -> str:
