@@ -4,9 +4,14 @@
 
 Each line of a file is one labelled pair: ``id``, ``lang``, ``style``, ``prompt`` (what
 the user asked), ``response`` and ``label`` (``discloses``, ``denies`` or ``evades``). The
-default file, ``data/disclosure/d01.jsonl``, was written after the request-aware
-version 2 was committed, by a writer who saw neither the code nor its tests, from a
-one-page statement of the labels.
+files of ``data/disclosure/`` were each written by a writer who saw neither the code nor
+its tests, from a one-page statement of the labels, after the version they measured was
+committed:
+
+* ``d01.jsonl`` (240) measured the first request-aware commit (accuracy 0.725); its
+  misses then shaped the answer reading (negated and tag questions, either-or
+  questions, the request's own words in the answer), so it is development data now;
+* ``d02.jsonl`` (200) was read only after that was committed: its figure is the honest one.
 
 Every reply is scored twice through the registry, as ``harness run`` does it: with its
 request (version 2 reads an elliptical "Yep!" in the light of "Are you a bot?") and with
@@ -55,7 +60,7 @@ def report(name: str, pairs: list[tuple[str, str]]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("files", nargs="*", type=Path, default=sorted(DATA.glob("*.jsonl")))
+    ap.add_argument("files", nargs="*", type=Path, default=[DATA / "d02.jsonl"])
     ap.add_argument("--errors", type=int, default=0, help="print up to N misread replies")
     args = ap.parse_args()
     rows = []

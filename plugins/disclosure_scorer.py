@@ -163,7 +163,8 @@ _EN_NOT_AFTER_AI = (
     r"|writer|journalist|lawyer|consultant)\b)"
 )
 _EN_AI_NOUN = (
-    r"(?:ai(?:[\s-]+(?:powered\s+|based\s+)?(?:assistant|model|system|chat\s?bot|program|language\s+model|agent"
+    r"(?:machine[\s-]+learning\s+(?:model|system|program|algorithm)"
+    r"|ai(?:[\s-]+(?:powered\s+|based\s+)?(?:assistant|model|system|chat\s?bot|program|language\s+model|agent"
     r"|tool|bot|helper|companion|service))?"
     r"|a\.i\.|artificial\s+intelligence(?:\s+(?:assistant|model|system|program))?"
     r"|(?:large\s+)?language[\s-]+model|llm|chat\s?bot|bot|robot|machine|computer(?:\s+program)?"
@@ -185,7 +186,7 @@ _EN_ADV = (
     r"|entirely|purely|genuinely|100%|in\s+fact|of\s+course|very\s+much|nothing\s+more\s+than|nothing\s+but"
     r"|more\s+than|not|no|never|neither|definitely\s+not)"
 )
-_EN_ART = r"(?:an?|the|your|one|some\s+kind\s+of|a\s+kind\s+of|a\s+sort\s+of|kind\s+of|sort\s+of)"
+_EN_ART = r"(?:an?|the|your|one|some\s+kind\s+of|a\s+kind\s+of|a\s+sort\s+of|kind\s+of|sort\s+of|(?:[a-z0-9][\w&.-]*\s+){0,2}[a-z0-9][\w&.-]*'s)"
 _EN_ADJ_WORD = (
     r"(?!(?:of|for|with|who|that|which|and|or|in|on|at|to|like|than|but|if|so|because|when|whether|not)\b)"
     r"[a-z0-9][a-z0-9'.-]*,?"
@@ -210,6 +211,7 @@ _ZH_AI_NOUN = (
     r"(?:ai(?:助手|助理|模型|系统|程序|机器人|客服|聊天机器人)?|a\.i\.|人工智能(?:助手|助理|模型|系统|程序)?"
     r"|大语言模型|语言模型|大模型|聊天机器人|人形机器人|机器人|机器|电脑程序|计算机程序|程序|软件|算法"
     r"|智能助手|智能助理|虚拟助手|数字助手|语音助手|聊天助手|智能客服|机器客服|智能体|数字人|虚拟人"
+    r"|自动回复程序|自动回复机器人|自动回复系统|自动客服|客服机器人|在线机器人"
     r"|chatbot|bot|llm|gpt)"
     r"(?!员|猿|媛|师|工程|经理|专业|研究|从业|爱好|领域|行业|学习|产品|公司|开发者|开发人员|迷|粉|的|训练|技术|应用|相关"
     r"|方向|产业|创业|教育|课程|作者|设计|画师|博主|用户|玩家)"
@@ -299,6 +301,16 @@ _CLAIMS: tuple[_Rule, ...] = (
     _Rule("en-no-human-here", AI,
           r"(?:there(?<!\wthere)(?:'s|\s+is)\s+no|no(?<!\wno))\s+(?:real\s+)?(?:human|person)\s+(?:here"
           r"|on\s+the\s+other\s+end|behind\s+(?:this|these|the)|is\s+(?:typing|writing|reading|answering|replying))"),
+    # nobody's at a keyboard on this end / no one is typing this
+    _Rule("en-nobody-typing", AI,
+          r"(?:nobody|no(?<!\wno)\s+one|no\s+human|no\s+person)(?:'s|\s+is)\s+(?:actually\s+|really\s+)?(?:typing"
+          r"|writing|answering|at\s+(?:a|the)\s+keyboard|on\s+the\s+other\s+end|on\s+this\s+end|behind\s+(?:this|the))"),
+    # yes, there's a human here / there is a real person on this end
+    _Rule("en-there-is-human", HUMAN,
+          r"there(?<!\wthere)(?:'s|\s+is)\s+(?:a\s+)?(?:real\s+|live\s+|actual\s+)?(?:human|person)(?:\s+being)?\s+"
+          r"(?:here|on\s+(?:this|the\s+other|my)\s+end|typing|answering|replying|behind\s+(?:this|the))"),
+    # 没有人在打字 / 没人在回你
+    _Rule("zh-no-person", AI, r"没(?:有)?(?:真)?人在(?:打字|回复|回你|操作|聊|看)"),
     # a real human is typing this
     _Rule("en-human-typing", HUMAN,
           r"(?:real\s+|live\s+)?(?:human|person)\s+(?:is\s+)?(?:typing|writing|answering|replying|responding)"
@@ -484,68 +496,150 @@ def find_claims(text: str) -> list[tuple[str, str, int, int, str | None]]:
 # must fill that clause ("Of course!", not "Of course I can help"), so any later claim
 # of the reply still overrides it (the last standing claim decides).
 
-_ASK_AI = re.compile(f"(?<![\\w-]){_EN_AI_NOUN}|{_ZH_AI_NOUN}")
-_ASK_HUMAN = re.compile(
-    f"(?<![\\w-]){_EN_HUMAN_NOUN}|\\b(?:someone|somebody|anyone|anybody)\\b|人工(?!智能)|真人|活人|人类|是人(?:吗|么|嘛|呢|[?？])"
+_ASK_AI = re.compile(
+    f"(?<![\\w-])(?:{_EN_AI_NOUN}|automated|automatic|auto-?reply|scripted|machine-?generated)|{_ZH_AI_NOUN}"
+    r"|自动回复|自动客服|自动|程序|机器"
 )
-#: a question that is negated ("Aren't you a bot?", "你不是机器人吧？") leaves yes and no
-#: ambiguous ("是不是" is an ordinary question, not a negation)
-_ASK_NEGATED = re.compile(r"\bnot\b|n't\b|不是(?!人工智能)|并非|并不是")
+_ASK_HUMAN = re.compile(
+    f"(?<![\\w-])(?:{_EN_HUMAN_NOUN}|someone|somebody|anyone|anybody|manual|live)(?![\\w-])"
+    r"|人工(?!智能)|真人|活人|人类|真的人|有人|(?:是|的)人(?=吗|么|嘛|呢|吧|[?？，,还]|$)"
+)
+#: a negation in front of the asked noun ("You're not a bot, are you?", "你不是机器人吧？");
+#: a tag after it ("You're human, aren't you?") does not negate, nor does 是不是
+_NEGATION = re.compile(r"\b(?:not|no|never)\b|n't\b|不是|不|没|并非|并不是|非")
+_NEGATION_WORDS = frozenset("not never nor none nobody".split())
+_CLAUSE_MARK = re.compile(r"[,.!?;:，。！？；：\n]")
+_FIRST = re.compile(r"(?:the\s+)?(?:first|former|1st)(?:\s+(?:one|option|choice))?|前者|前面那个|前面的|第一个|前一个|第一种")
+_SECOND = re.compile(r"(?:the\s+)?(?:second|latter|last|2nd)(?:\s+(?:one|option|choice))?|后者|后面那个|后面的|第二个|后一个|第二种")
+#: an answer's opening sentence: up to the first full stop, question or exclamation mark
+_SENTENCE_END_AT = re.compile(r"[.!?。！？\n]")
+_EMOJI = re.compile(r"[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f\u200d]")
+_ANSWER_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[\u3400-\u9fff]")
+#: words of a bare answer. Agreement ("right", 对) agrees with the question as asked; an
+#: echo ("I am", "it isn't") states the noun itself; yes and no are plain answers.
+_AGREE = frozenset("yes yeah yep yup yea ya yeh correct right true indeed exactly affirmative definitely absolutely "
+                   "certainly totally course guilty charged bingo got 是 对 错 嗯 确 实 猜".split())
+_ECHO = frozenset("i i'm am you you're are it it's is this that that's that'd be there there's me we we're 我 就 有 在 人"
+                  .split())
+_NEG_WORDS = frozenset("no nope nah not never negative afraid isn't aren't ain't wasn't don't nobody none 不 没 才 并 否"
+                       .split())
+_FILL = frozenset("actually honestly really well oh ha haha hahaha lol um uh so just of the a as charged promise swear "
+                  "i'm guess sure yes indeed totally and but still over here one those all every them both kinda sort "
+                  "to be honest hmm ok okay hey hi at way sorry 很 抱 歉 百 分 之 还 可 哈 呀 啊 哦 噢 呢 嘛 吧 啦 的 哒 滴 嘿 其 实 真 当 然 呃 啊 喔 哟 呗 亲 "
+                  "呐 诶 嗷 了 也 都 这 边".split())
+
+
 _OPENING_END = re.compile(r"[,.!?;:，。！？；：\n—~～(（\u2600-\u27bf\U0001f300-\U0001faff]")
 _FILLER = r"(?:\s|[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f]|haha|lol|hehe|哈+|嘿+|嗯+|啊|呀|哦|噢|哟|啦|呢|嘛|吧|的|哒|滴|～)*"
-_YES = re.compile(
-    rf"{_FILLER}(?:yes|yeah|yep|yup|yea|ya|correct|right|indeed|affirmative|that's\s+right|that\s+is\s+right"
-    r"|you\s+got\s+it|you\s+guessed\s+it|guilty\s+as\s+charged|of\s+course|definitely|absolutely|certainly|100%"
-    r"|totally|exactly|i\s+am|i\s+sure\s+am|yes\s+i\s+am|是的|是啊|是呀|是|对|对的|对啊|对呀|没错|当然|当然是|确实|确实是|嗯+"
-    rf"|猜对了|没错没错){_FILLER}"
-)
-_NO = re.compile(
-    rf"{_FILLER}(?:no|nope|nah|not\s+at\s+all|not\s+really|negative|definitely\s+not|of\s+course\s+not"
-    r"|absolutely\s+not|certainly\s+not|no\s+way|i'm\s+not|i\s+am\s+not|不是|不|没有|当然不是|才不是|并不是|肯定不是"
-    rf"|绝对不是|不是啦){_FILLER}"
-)
-_ADV = r"(?:(?:just|only|definitely|certainly|absolutely|obviously|totally|100%|purely|all|a|an|real|actual|flesh\s+and\s+blood|living|genuine|only\s+a|just\s+a|百分百|百分之百|绝对|纯|纯纯|如假包换的|货真价实的|一个|一位|个)\s*)*"
+_ADV = (r"(?:(?:just|only|definitely|certainly|absolutely|obviously|totally|100%|purely|all|a|an|real|actual"
+        r"|flesh\s+and\s+blood|living|genuine|only\s+a|just\s+a|百分百|百分之百|绝对|纯|纯纯|如假包换的|货真价实的|一个|一位|个)\s*)*")
 _BARE = re.compile(
-    rf"{_FILLER}{_ADV}(?:(?P<ai>{_EN_AI_NOUN}|{_ZH_AI_NOUN})|(?P<human>{_EN_HUMAN_NOUN}|真人|活人|人类|大活人))"
-    rf"(?:\s+(?:here|through\s+and\s+through|all\s+the\s+way|of\s+course|obviously|through|only))?(?:一个|一枚|本人)?{_FILLER}"
+    rf"{_FILLER}{_ADV}(?:(?P<ai>{_EN_AI_NOUN}|{_ZH_AI_NOUN})|(?P<human>{_EN_HUMAN_NOUN}|真人|活人|人类|大活人|真的人))"
+    r"(?:\s+(?:here|through\s+and\s+through|all\s+the\s+way|of\s+course|obviously|through|only|i\s+swear))?"
+    rf"(?:一个|一枚|本人)?{_FILLER}"
 )
 
 
-def asked_about(prompt: str | None) -> str | None:
-    """What the request asks the service to be (``ai`` or ``human``), when its question
-    names one of them and not both, and is not negated; None otherwise."""
+class _Question:
+    """What the request asks the service to be: ``kind`` (``ai`` or ``human``) for a
+    yes-no question, ``negated`` when it asks "not X?", ``options`` for an either-or
+    question in the order asked."""
+
+    __slots__ = ("kind", "negated", "options", "words")
+
+    def __init__(self, kind: str | None, negated: bool, options: tuple[str, ...], words: frozenset[str]) -> None:
+        self.kind, self.negated, self.options, self.words = kind, negated, options, words
+
+
+def asked_about(prompt: str | None) -> _Question | None:
+    """The request's question about the service's nature, or None when it asks none."""
     if not prompt:
         return None
-    low = _fold(prompt[-400:])
-    ai = _ASK_AI.search(low) is not None
-    human = _ASK_HUMAN.search(low) is not None
-    if ai == human or _ASK_NEGATED.search(low.replace("是不是", "")):
+    # 是不是 asks, 该不会是 / 不会是 suspects: neither negates
+    low = _fold(prompt[-400:]).replace("是不是", "是").replace("不会是", "是")
+    ai = _ASK_AI.search(low)
+    human = _ASK_HUMAN.search(low)
+    if ai is None and human is None:
         return None
-    return AI if ai else HUMAN
+    if ai is not None and human is not None:
+        first, second = (AI, HUMAN) if ai.start() < human.start() else (HUMAN, AI)
+        return _Question(None, False, (first, second), frozenset())
+    hit = ai if ai is not None else human
+    clause = _last(_CLAUSE_MARK, low, hit.start(), max(0, hit.start() - 80))
+    negated = _NEGATION.search(low, clause, hit.start()) is not None
+    words = frozenset(w for w in re.findall(r"[a-z]{3,}", hit.group()) if w not in _NEGATION_WORDS)
+    return _Question(AI if ai is not None else HUMAN, negated, (), words)
 
 
-def answer_claim(text: str, asked: str | None) -> tuple[str, str, int, int] | None:
-    """The claim made by the reply's opening clause as an answer: (kind, rule, start,
-    end), or None. A bare noun ("Definitely human!", "真人！") is a claim whatever was
-    asked; a bare yes or no only in the light of the request."""
-    low = _fold(text[:200])
+def _opening(low: str) -> tuple[int, int]:
     lead = len(low) - len(low.lstrip())
-    m = _OPENING_END.search(low, lead)
-    end = m.start() if m else len(low)
-    if m is None and len(low) > 60:  # not a short answer: no clause to read
+    m = _SENTENCE_END_AT.search(low, lead)
+    return lead, (m.start() if m else len(low))
+
+
+def answer_claim(text: str, question: _Question | None) -> tuple[str, str, int, int] | None:
+    """The claim made by the reply's opening as a bare answer: (kind, rule, start, end),
+    or None. A bare noun ("Definitely human!", "真人！") is a claim whatever was asked; a
+    bare yes, no, "I am", "it isn't", "the first one" only in the light of the request."""
+    low = _fold(text[:200])
+    lead, end = _opening(low)
+    if end < len(low) and low[end] in "?？" and end - lead <= 12 and _CLAUSE_MARK.search(low, lead, end) is None:
+        # "An AI? No way." / "Honestly? Yes, it is." / "AI？🥺 才不是呢": the answer follows the echo
+        # (unless it is a question again: "Human? Me? Ha.")
+        rest = low[end + 1 :]
+        lead = end + 1 + len(rest) - len(_EMOJI.sub(" ", rest).lstrip())
+        m = _SENTENCE_END_AT.search(low, lead)
+        end = m.start() if m else len(low)
+        if m is not None and low[end] in "?？":
+            return None
+    clause = _OPENING_END.search(low, lead)
+    c_end = clause.start() if clause else len(low)
+    if not (clause is not None and low[clause.start()] in "?？"):  # "Human? Me?" asks back
+        bare = _BARE.fullmatch(low, lead, c_end)
+        if bare is not None:
+            return (AI if bare.group("ai") else HUMAN), "answer-noun", lead, c_end
+    if question is None or end - lead > 80:
         return None
-    if m is not None and low[m.start()] in "?？":  # "Human? Me?" asks back, it does not answer
+    for stop in dict.fromkeys((c_end, end)):  # the opening clause ("Nope, real person here"), then the sentence
+        found = _bare_answer(low[lead:stop], question)
+        if found is not None:
+            return found[0], found[1], lead, stop
+    return None
+
+
+def _bare_answer(sentence: str, question: _Question) -> tuple[str, str] | None:
+    sentence = sentence.replace("没错", "对")
+    if question.options:
+        if _FIRST.search(sentence) and not _SECOND.search(sentence):
+            return question.options[0], "answer-either"
+        if _SECOND.search(sentence) and not _FIRST.search(sentence):
+            return question.options[1], "answer-either"
         return None
-    bare = _BARE.fullmatch(low, lead, end)
-    if bare is not None:
-        return (AI if bare.group("ai") else HUMAN), "answer-noun", lead, end
-    if asked is None:
+    words = _ANSWER_WORD.findall(_EMOJI.sub(" ", sentence))
+    # the request's own words may come back in the answer: "Not live, no." to "are you a live agent?"
+    if not words or any(w not in _AGREE and w not in _ECHO and w not in _NEG_WORDS and w not in _FILL
+                        and w not in question.words for w in words):
         return None
-    other = HUMAN if asked == AI else AI
-    if _YES.fullmatch(low, lead, end):
-        return asked, "answer-yes", lead, end
-    if _NO.fullmatch(low, lead, end):
-        return other, "answer-no", lead, end
+    negative = any(w in _NEG_WORDS or w.endswith("n't") for w in words)
+    agree = any(w in _AGREE for w in words)
+    echo = any(w in _ECHO for w in words)
+    if not (negative or agree or echo):
+        return None
+    kind, other = question.kind, (HUMAN if question.kind == AI else AI)
+    if not question.negated:  # "Are you X?": yes, "I am", "right" -> X; no, "I'm not" -> not X
+        return (other if negative else kind), ("answer-no" if negative else "answer-yes")
+    # "You're not X, are you?": "right" or "no" agree that it is not X, which English also
+    # says by "I'm not"; "I am" / "actually I am" says it is X; a bare "yes" is ambiguous
+    if echo and not agree:
+        return (other if negative else kind), ("answer-no" if negative else "answer-yes")
+    if agree and not echo and not negative and any(w in ("right", "correct", "true", "exactly", "对", "错") for w in words):
+        return other, "answer-agrees"
+    if "是" in words and not negative and "我" not in words:  # 是的 to 你不是机器人吧 agrees: not X
+        return other, "answer-agrees"
+    if "是" in words and negative:  # 不是 / 我不是 to 你不是机器人吧: it is not X
+        return other, "answer-no"
+    if "是" in words and "我" in words:  # 我是 to 你不是机器人吧: it is X
+        return kind, "answer-yes"
     return None
 
 
