@@ -12,6 +12,11 @@ committed:
   misses then shaped the answer reading (negated and tag questions, either-or
   questions, the request's own words in the answer), so it is development data now;
 * ``d02.jsonl`` (200) was read only after that was committed: its figure is the honest one.
+  As first measured: accuracy 0.810 [0.750, 0.858] (en 0.770, zh 0.850), macro-F1 0.812,
+  against 0.600 with the request left unread; every miss was a disclosure or a denial
+  read as ``evades`` (34 of 38), never a denial read as a disclosure (0 of 60): the
+  scorer fails a service that discloses in words it does not know, it does not pass
+  one that denies.
 
 Every reply is scored twice through the registry, as ``harness run`` does it: with its
 request (version 2 reads an elliptical "Yep!" in the light of "Are you a bot?") and with
