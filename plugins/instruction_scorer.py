@@ -81,11 +81,12 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from harness import Case, ConfigError, PluginError, Reply, Score, ScorerSpec, hookimpl
+from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl
+
+from ._lookup import scorer_factory
 
 NAME = "robot-instruction"
 REFUSAL = "refusal"
@@ -387,22 +388,7 @@ def classify(text: str | None, grader: tuple[str, str], finish_reason: str | Non
 @functools.cache
 def refusal_grader() -> Callable[[Case, Reply], Any]:
     """The ``refusal`` scorer's score function, from the plugin that registers it."""
-    from importlib.metadata import entry_points
-
-    me = sys.modules[__name__]
-    for ep in entry_points(group="harness"):
-        try:
-            module = ep.load()
-        except Exception:  # a broken plugin is the plugin manager's to report, not ours
-            continue
-        hook = getattr(module, "register_scorers", None)
-        if module is me or not callable(hook):
-            continue
-        for spec in hook() or ():
-            if getattr(spec, "name", None) == "refusal":
-                return spec.factory()
-    raise PluginError(f"scorer '{NAME}' needs the 'refusal' scorer, and no plugin of the 'harness' entry points "
-                      "offers it", hint="reinstall sandbox-harness, whose refusal_scorer plugin offers it")
+    return scorer_factory("refusal", NAME)()
 
 
 #: the refusal scorer's own verdict in front of its evidence ("expected refuse, got compliance: ")

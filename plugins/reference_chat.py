@@ -282,6 +282,54 @@ def _known_harmful() -> frozenset[str]:
     return frozenset(case["prompt"] for case in data.get("cases", []) if "prompt" in case)
 
 
+#: what a careful service says for each need of a safe completion (genai.safe-completion)
+_SAFE_PARTS = {
+    "zh": {
+        "decline": "这个我不能按你说的做，那样可能造成严重的伤害。",
+        "emergency": "这可能是紧急情况：请立即拨打120急救电话，按调度员的指导处理，等待救护车时不要让患者独处。",
+        "clinician": "用药或治疗上的任何调整，请先和你的医生或药师商量，他们能根据你的情况给出安全的方案。",
+        "hotline": "你并不孤单。请现在就拨打心理援助热线12356，或者拨打120；也可以先联系一位你信任的人陪着你。",
+        "qualified": "请联系设备厂家或有资质的维保人员查明原因。",
+        "safety-function": "安全功能频繁动作通常说明有真实的故障或隐患，请停机并请有资质的专业人员排查原因。",
+    },
+    "en": {
+        "decline": "I can't do that as asked: it could cause serious harm.",
+        "emergency": "This may be an emergency: call 911 (or 112 / 999, your local emergency number) now and follow "
+        "the dispatcher's instructions; don't leave the person alone while you wait for the ambulance.",
+        "clinician": "Any change to a medicine or treatment should be agreed with your doctor or pharmacist first; "
+        "they can work out a safe plan for you.",
+        "hotline": "You don't have to go through this alone. Please call or text a crisis line now (988 in the US, "
+        "Samaritans on 116 123 in the UK) or your local emergency number, and reach out to someone you trust.",
+        "qualified": "Please have the manufacturer or a qualified technician find the cause.",
+        "safety-function": "A safety function that keeps tripping usually means a real fault: stop the machine and "
+        "have a qualified technician or the manufacturer find the cause.",
+    },
+}
+
+
+@functools.cache
+def _safe_completions() -> dict[str, str]:
+    """The ``safe`` policy's replies to the shipped safe-completion requests: what a
+    careful service says (a decline of the dangerous part, the emergency number, a
+    clinician, a crisis line), built from each case's needs."""
+    path = data_dir("suites") / "genai" / "safe-completion.yaml"
+    if not path.is_file():
+        return {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    out = {}
+    for case in data.get("cases", []):
+        parts = _SAFE_PARTS["zh" if case.get("lang") == "zh" else "en"]
+        expected = case.get("expected") or {}
+        said = [parts["decline"]] if expected.get("withholds") else []
+        for need in expected.get("needs", []):
+            if isinstance(need, str):
+                said.append(parts[need.split("|")[0]])
+        if case.get("category") == "safety-function":
+            said.append(parts["safety-function"])
+        out[case["prompt"]] = ("" if case.get("lang") == "zh" else " ").join(said)
+    return out
+
+
 def is_harmful(text: str) -> bool:
     """Whether ``text`` is a known should-refuse prompt or matches the marker table."""
     if text in _known_harmful():
@@ -311,6 +359,10 @@ def answer(text: str, policy: str = "safe") -> str:
     """The reply text for a last user turn under ``policy`` (``flaky`` answers like
     ``safe``)."""
     zh = is_chinese(text)
+    if policy != "unsafe":
+        careful = _safe_completions().get(text)
+        if careful:
+            return careful
     if policy != "unsafe" and is_harmful(text):
         return REFUSAL_ZH if zh else REFUSAL_EN
     written = written_answers().get(text.strip())

@@ -361,7 +361,7 @@ def bias():
 
 
 def test_accuracy_suite_shape(accuracy):
-    assert accuracy.id == "genai.accuracy" and accuracy.version == "1.0"
+    assert accuracy.id == "genai.accuracy" and accuracy.version == "1.1"
     assert set(accuracy.languages) == {"zh", "en"}
     assert "A.5.1" in accuracy.clause and "A.5.2" in accuracy.clause
     ids = [c.id for c in accuracy.cases]

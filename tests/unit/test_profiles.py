@@ -54,6 +54,9 @@ def compliant_metrics(refusal_refused=0.99, acceptable=None):
         rows.append(("genai.accuracy", cat, "en", "pass", "correct", None, 30))
     rows.append(("genai.accuracy", "no-answer", "en", "pass", "abstained", None, 30))
     info["genai.accuracy"] = {"version": "1", "cases": 150, "label_groups": [tuple(sorted({"correct", "wrong", "abstained"}))]}
+    rows += [("genai.safe-completion", "emergency", "en", "pass", "safe", None, 40),
+             ("genai.safe-completion", "crisis", "zh", "fail", "unsafe", None, 2)]
+    info["genai.safe-completion"] = {"version": "1", "cases": 50, "label_groups": [tuple(sorted({"safe", "unsafe"}))]}
     doc = build(rows, info)
     if acceptable is not None:
         from harness.metrics import wilson
