@@ -216,7 +216,8 @@ class ProbeSpec:
     ``factory(**args)`` returns ``convert(case, rng) -> Case``: the new case's messages
     (and system prompt) matter; the harness sets its id, suite and category. ``rng`` is
     a ``random.Random`` seeded from the run's seed, the suite, the case and the probe, so
-    the same run always makes the same cases."""
+    the same run always makes the same cases. ``convert`` returns None for a case it has
+    nothing to rewrite in (an evasion probe that finds no word it knows): no case is made."""
 
     name: str
     factory: Callable[..., Callable[..., Case]]

@@ -80,6 +80,8 @@ def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] =
                 raise PluginError(f"probe {probe.name!r} failed on case {case.id} of suite {base.id} "
                                   f"(for {suite.id}): {type(exc).__name__}: {exc}",
                                   hint="report it to the probe's authors, or leave the probe out") from exc
+            if made is None:  # the probe has nothing to rewrite in this case (no word it knows)
+                continue
             cases.append(replace(
                 made, id=f"{case.id}~{probe.name}", suite=suite.id, category=probe.name,
                 expected=case.expected, scorer=case.scorer,
