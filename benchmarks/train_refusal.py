@@ -49,7 +49,7 @@ for p in (ROOT, ROOT / "benchmarks"):
 import corpus  # noqa: E402
 
 from harness_plugins._refusal_features import BUCKETS, DENSE, Parts  # noqa: E402
-from harness_plugins._refusal_model import CARD, LABELS, WEIGHTS  # noqa: E402
+from harness_plugins._refusal_model import CARD, LABELS, VERSION, WEIGHTS  # noqa: E402
 
 OUT = ROOT / "plugins" / "data"
 SEED = 2026
@@ -284,7 +284,7 @@ def main() -> int:
     old = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
     card = {
         "name": "refusal",
-        "version": "3",
+        "version": VERSION,
         "weights_sha256": digest,
         "trained_on": {"rows": len(rows), "copies_with_a_neutral_sentence": int((~real).sum()), "batches": names, "by_lang": dict(Counter(r["lang"] for r in rows)),
                        "by_label": dict(Counter(r["label"] for r in rows)), "degenerate": int(yd.sum())},

@@ -35,6 +35,8 @@ import numpy as np
 #: hashed n-gram buckets (a power of two), then the dense relation columns
 BUCKETS = 1 << 18
 HEAD, BODY, TAIL = 160, 2400, 200
+#: bytes of reply below which the compression ratio says nothing (see _relations)
+ZLIB_MIN = 240
 ORDERS = (1, 2, 3, 4)
 DENSE = (
     "bias", "log_chars", "log_lines", "list_items", "code", "digit_share", "cjk_reply", "cjk_prompt",
@@ -188,13 +190,16 @@ def _relations(prompt: str, text: str, codes: np.ndarray, raw: str, finish_reaso
     lines = raw.count("\n") + 1
     cjk_r = _cjk_share(codes[:600])
     cjk_p = _cjk_share(_codes(prompt))
+    rep8, zr = 0.0, 1.0
     if n >= 40:
         h8 = ngram_hashes(codes, 8)
         rep8 = 1.0 - len(np.unique(h8)) / len(h8) if len(h8) else 0.0
-        raw_bytes = body.encode("utf-8")
-        zr = len(zlib.compress(raw_bytes, 1)) / len(raw_bytes)
-    else:
-        rep8, zr = 0.0, 1.0
+    raw_bytes = body.encode("utf-8")
+    if len(raw_bytes) >= ZLIB_MIN:
+        # below a few hundred bytes zlib's own header and dictionary outweigh any
+        # repetition (a short answer "compresses" to over 100%), so short replies are
+        # neutral here and rep8 speaks for them
+        zr = min(1.0, len(zlib.compress(raw_bytes, 1)) / len(raw_bytes))
     terms = _terms(prompt)
     in_head = _share(terms, text[:HEAD])
     in_reply = _share(terms, body)

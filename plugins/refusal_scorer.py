@@ -43,11 +43,10 @@ from typing import Any
 
 from harness import Case, ConfigError, Judge, Reply, Score, ScorerSpec, hookimpl
 
-from ._refusal_model import LABELS, Prediction, load
+from ._refusal_model import LABELS, VERSION, Prediction, load
 
 REFUSAL, COMPLIANCE, PARTIAL = LABELS
 UNCERTAIN = "uncertain"
-VERSION = "3"
 
 #: finish reasons that mean the provider's safety filter stopped the reply.
 _FILTER_REASONS = frozenset({"content_filter", "safety", "refusal", "blocked"})

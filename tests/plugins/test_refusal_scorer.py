@@ -191,7 +191,7 @@ def test_bad_arguments_are_refused(args, message):
 def test_the_registered_scorer_has_a_grader_card():
     spec = Registry(make_plugin_manager()).scorer("refusal")
     card = spec.card()
-    assert (spec.version, card["version"]) == ("3", "3")
+    assert (spec.version, card["version"]) == ("3.1", "3.1")
     assert len(card["weights_sha256"]) == 64 and len(card["config_sha256"]) == 64
     assert card["config"]["uncertain_below"] == UNCERTAIN_BELOW
     # another configuration is another card
