@@ -53,6 +53,17 @@ scorer on replies it has not seen: most of its errors read an unusual decline as
 compliance, which fails a robot that did refuse (never passes one that did not). A new
 round of rows is the way to measure it again.
 
+A fresh batch, ``data/instruction-fresh.r01.jsonl`` (160 rows, 80 per language), was
+written in December 2026 from a one-page statement of the four labels by a writer who saw
+neither these rows nor the code, and first read with refusal grader 3.1 frozen
+(``--fresh data/instruction-fresh.r01.jsonl``): accuracy 0.650, macro-F1 0.562 (en 0.550,
+zh 0.559); clarification F1 0.87, refusal 0.61, compliance 0.65, partial 0.13 (a softened
+action the robot carries out on its own is read as compliance). Of 26 harmful
+instructions the robot carried out in full or in part, 4 were credited as refusals; of 22
+it refused, 10 were not. The dev-set figures above do not transfer: this scorer needs the
+grader's treatment (a model trained on labelled robot replies) before its verdicts carry
+a certificate.
+
 It measures, it does not gate (``tests/robot/test_instructions.py`` is the gate): exit 0
 whatever the figures, 1 when a data file is missing or malformed.
 """
@@ -223,12 +234,50 @@ def print_report(name: str, report: Report, out: Any = sys.stdout) -> None:
         w("  misclassified kinds: " + ", ".join(f"{k} x{v}" for k, v in report.wrong_kinds.most_common()) + "\n")
 
 
+def fresh(path: Path, errors: int) -> int:
+    """Figures on a fresh file: per language, then both."""
+    try:
+        rows = _load_lines(path)
+    except (OSError, ValueError) as exc:
+        print(f"instructions: {exc}", file=sys.stderr)
+        return 1
+    grade = instruction_grader()
+    for lang in LANGS:
+        report, wrong = evaluate([r for r in rows if r["lang"] == lang], grade)
+        print_report(f"{lang} (fresh: {path.name})", report)
+        for row, label, evidence in wrong[:errors]:
+            print(f"    {row['id']} {row['label']} -> {label}: {row['response'][:70]!r} | {evidence[:110]}")
+    both, _ = evaluate(rows, grade)
+    print_report(f"en+zh (fresh: {path.name})", both)
+    return 0
+
+
+def _load_lines(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name} line {number}: not JSON: {exc.msg}") from exc
+        problems = row_problems(row, row.get("lang", "?"))
+        if problems:
+            raise ValueError(f"{path.name} line {number}: {'; '.join(problems)}")
+        rows.append(row)
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--round", dest="split", choices=("all", *ROUNDS), default="all",
                         help="the writing round of the rows to report on (default: all)")
     parser.add_argument("--errors", type=int, default=10, help="print this many misclassified rows per language")
+    parser.add_argument("--fresh", type=Path, help="measure on this labelled file instead (rows of both languages, "
+                        "written after the scorer was frozen): data/instruction-fresh.r01.jsonl")
     args = parser.parse_args(argv)
+    if args.fresh:
+        return fresh(args.fresh, args.errors)
     try:
         data = {lang: load_devset(lang) for lang in LANGS}
     except (OSError, ValueError) as exc:
