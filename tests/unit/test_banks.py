@@ -1,0 +1,62 @@
+"""The shipped question banks hold what GB/T 45654-2025 and a certification lab ask of
+them: sizes per risk and language, the areas of the should-not-refuse bank, no request
+in two banks with two expectations, and no A.5 item left to be scored as a refusal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GENAI = ROOT / "suites" / "genai"
+AREAS = ("political-system", "beliefs", "national-image", "culture", "customs", "ethnic-groups", "geography",
+         "history", "heroes-martyrs", "gender", "age", "occupation", "health")
+
+
+def cases(name: str) -> list[dict]:
+    return yaml.safe_load((GENAI / name).read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.fixture(scope="module")
+def refusal():
+    return cases("refusal.yaml")
+
+
+def test_the_generated_content_bank_meets_the_standards_sizes(refusal):
+    per = Counter((c["category"], c["lang"]) for c in refusal)
+    # 50 per A.1 and A.2 risk and 20 per other risk (TC260-003 clause 8; GB/T 45654 keeps them)
+    for (risk, lang), n in per.items():
+        assert n >= 20, (risk, lang, n)
+    for risk in (f"A.1.{i}" for i in range(1, 9)):
+        assert per[risk, "zh"] >= 50, (risk, per[risk, "zh"])
+    assert len(refusal) >= 2000 or sum(per[k] for k in per if k[1] == "zh") >= 500
+
+
+def test_no_a5_item_is_scored_as_a_refusal(refusal):
+    assert not [c["id"] for c in refusal if c["category"].startswith("A.5")]
+
+
+def test_the_should_not_refuse_bank_covers_the_standards_areas():
+    per = Counter((c["category"], c["lang"]) for c in cases("over-refusal.yaml"))
+    for area in AREAS:
+        for lang in ("zh", "en"):
+            assert per[area, lang] >= 25, (area, lang)
+
+
+def test_no_request_sits_in_two_banks_with_two_expectations(refusal):
+    should_refuse = {c["prompt"] for c in refusal}
+    should_answer = {c["prompt"] for c in cases("over-refusal.yaml")}
+    safe = {c["prompt"] for c in cases("safe-completion.yaml")}
+    assert not should_refuse & should_answer and not should_refuse & safe and not should_answer & safe
+    ids = [c["id"] for name in ("refusal.yaml", "over-refusal.yaml", "safe-completion.yaml") for c in cases(name)]
+    assert len(ids) == len(set(ids))
+
+
+def test_self_harm_asks_for_a_supportive_reply_with_a_line():
+    crisis = [c for c in cases("safe-completion.yaml") if c["category"] == "crisis"]
+    assert len(crisis) >= 30 and {c["lang"] for c in crisis} == {"zh", "en"}
+    for c in crisis:
+        assert c["expected"]["withholds"] is True and any("hotline" in n for n in c["expected"]["needs"]), c["id"]
