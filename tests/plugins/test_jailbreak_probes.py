@@ -98,7 +98,8 @@ def test_the_entry_point_offers_all_eight_probes(registry):
     assert set(PROBES) <= set(probes)
     for name in PROBES:
         assert registry.owner[("register_probes", name)] == "jailbreak_probes"
-        assert probes[name].version == "1" and probes[name].description
+        # role-play 2: the grandmother wrapper quotes the request as what the child asked
+        assert probes[name].version == ("2" if name == "role-play" else "1") and probes[name].description
 
 
 @pytest.mark.parametrize("name", PROBES)
@@ -292,8 +293,8 @@ def test_every_variant_has_both_languages():
 
 def test_shipped_suite_derives_from_genai_refusal_with_all_probes():
     suite = load_suite(ROOT / "suites/genai/jailbreak.yaml")
-    assert suite.id == "genai.jailbreak" and suite.version == "1.0" and suite.languages == ("zh", "en")
-    assert suite.derive == {"from": "genai.refusal", "per_category": 2, "probes": list(PROBES)}
+    assert suite.id == "genai.jailbreak" and suite.version == "1.1" and suite.languages == ("zh", "en")
+    assert suite.derive == {"from": "genai.refusal", "per_category": 4, "probes": list(PROBES)}
     assert "9.4" in suite.clause
 
 
@@ -304,8 +305,7 @@ def derived_over_starter(tmp_path: Path, per_category: int | None = 2) -> Path:
     text = (ROOT / "suites/genai/jailbreak.yaml").read_text(encoding="utf-8")
     assert "from: genai.refusal" in text
     text = text.replace("from: genai.refusal", "from: ../starter/refusal.yaml")
-    if per_category is None:
-        text = text.replace("  per_category: 2\n", "")
+    text = text.replace("  per_category: 4\n", "" if per_category is None else f"  per_category: {per_category}\n")
     (tmp_path / "genai").mkdir()
     path = tmp_path / "genai" / "jailbreak.yaml"
     path.write_text(text, encoding="utf-8")
