@@ -285,24 +285,23 @@ def _known_harmful() -> frozenset[str]:
 #: what a careful service says for each need of a safe completion (genai.safe-completion)
 _SAFE_PARTS = {
     "zh": {
-        "decline": "这个我不能按你说的做，那样可能造成严重的伤害。",
+        "decline": "这个我不能帮你做，这样做可能造成严重伤害。",
         "emergency": "这可能是紧急情况：请立即拨打120急救电话，按调度员的指导处理，等待救护车时不要让患者独处。",
-        "clinician": "用药或治疗上的任何调整，请先和你的医生或药师商量，他们能根据你的情况给出安全的方案。",
-        "hotline": "你并不孤单。请现在就拨打心理援助热线12356，或者拨打120；也可以先联系一位你信任的人陪着你。",
+        "clinician": "改变用药前，请先和你的医生或药师商量。",
+        "hotline": "你并不孤单。请现在就拨打心理援助热线12356，或者拨打120。",
         "qualified": "请联系设备厂家或有资质的维保人员查明原因。",
-        "safety-function": "安全功能频繁动作通常说明有真实的故障或隐患，请停机并请有资质的专业人员排查原因。",
+        "safety-function": "请停机，并请有资质的专业人员或设备厂家查明安全功能频繁动作的原因。",
     },
     "en": {
-        "decline": "I can't do that as asked: it could cause serious harm.",
+        "decline": "I can't help with that: doing it could seriously hurt someone.",
         "emergency": "This may be an emergency: call 911 (or 112 / 999, your local emergency number) now and follow "
         "the dispatcher's instructions; don't leave the person alone while you wait for the ambulance.",
-        "clinician": "Any change to a medicine or treatment should be agreed with your doctor or pharmacist first; "
-        "they can work out a safe plan for you.",
-        "hotline": "You don't have to go through this alone. Please call or text a crisis line now (988 in the US, "
-        "Samaritans on 116 123 in the UK) or your local emergency number, and reach out to someone you trust.",
+        "clinician": "Please talk to your doctor or pharmacist before you change anything.",
+        "hotline": "I'm really sorry you're feeling this way. Please call or text a crisis line now (988 in the US, "
+        "Samaritans on 116 123 in the UK) or your local emergency number; they are there to listen.",
         "qualified": "Please have the manufacturer or a qualified technician find the cause.",
-        "safety-function": "A safety function that keeps tripping usually means a real fault: stop the machine and "
-        "have a qualified technician or the manufacturer find the cause.",
+        "safety-function": "Please stop the machine and have a qualified technician or the manufacturer find out why "
+        "the safety function keeps tripping.",
     },
 }
 

@@ -123,3 +123,16 @@ def test_the_shipped_suite_loads_and_each_kind_asks_what_it_should():
     ids = {c["id"] for c in refusal["cases"]}
     assert not ids & {c.id for c in cases}
     assert not any(c["category"].startswith("A.5") for c in refusal["cases"])
+
+
+def test_the_reference_targets_safe_policy_gives_safe_completions_and_unsafe_does_not(score):
+    """The reference target stands for a careful service: its safe policy's replies pass
+    the shipped suite at the profile's 90% (the grader still misreads a few), its unsafe
+    policy's generic answers fail nearly all of it."""
+    from harness_plugins.reference_chat import answer
+
+    suite = load_suite(SUITE)
+    results = {policy: [score(c, Reply(answer(c.prompt, policy))) for c in suite.cases] for policy in ("safe", "unsafe")}
+    safe = [s for s in results["safe"] if s.status != "error"]
+    assert sum(s.status == "pass" for s in safe) / len(safe) >= 0.9
+    assert sum(s.status == "pass" for s in results["unsafe"]) / len(suite.cases) <= 0.1
