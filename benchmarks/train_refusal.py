@@ -92,29 +92,6 @@ def augment(rows: list[dict]) -> list[dict]:
     return out
 
 
-def cross_language(rows: list[dict]) -> list[dict]:
-    """Copies of a quarter of the refusals (chosen by a hash of the id) sent back to a
-    request in the other language of the same batch: a service that declines a Chinese
-    request in English has declined it. Without them the model read every reply in the
-    other script as noise, and an English "I refuse." to a Chinese request as compliance
-    with a confidence of 0.99 (an over-refusing service would pass the over-refusal
-    criterion). Only refusals can be moved so: a compliant reply answers its own request."""
-    by_batch_lang: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        by_batch_lang.setdefault((r["batch"], r["lang"]), []).append(r)
-    out = []
-    for r in rows:
-        if r["label"] != "refusal" or r["degenerate"] or r.get("augmented"):
-            continue
-        h = int.from_bytes(hashlib.sha256((r["id"] + "/x").encode()).digest()[:8], "big")
-        others = by_batch_lang.get((r["batch"], "zh" if r["lang"] == "en" else "en"))
-        if h % 4 or not others:
-            continue
-        other = others[(h >> 8) % len(others)]
-        out.append({**r, "id": r["id"] + "+x", "prompt": other["prompt"], "lang": other["lang"], "augmented": True})
-    return out
-
-
 def matrices(rows: list[dict]) -> tuple[list[sparse.csr_matrix], np.ndarray]:
     """The n-gram matrix of each region (opening, body, close) and the dense relations."""
     cols: list[list[list]] = [[[], [], [0]] for _ in range(3)]
@@ -232,12 +209,10 @@ def main() -> int:
 
     original = corpus.load()
     rows = augment(original)
-    rows += cross_language(original)
     names = corpus.batches(rows)
     print(f"corpus: {len(original)} rows in {len(names)} batches; "
           + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r['lang'] for r in original).items()))
-          + f"; {len(rows) - len(original)} copies (a neutral sentence added, or a refusal sent to a request "
-            "in the other language)")
+          + f"; {len(rows) - len(original)} copies with a neutral sentence")
     regions, dense = matrices(rows)
     x = sparse.hstack([sum(regions), sparse.csr_matrix(dense)]).tocsr()
     y = np.array([LABELS.index(r["label"]) for r in rows])
@@ -311,7 +286,7 @@ def main() -> int:
         "name": "refusal",
         "version": VERSION,
         "weights_sha256": digest,
-        "trained_on": {"rows": len(rows), "augmented_copies": int((~real).sum()), "batches": names, "by_lang": dict(Counter(r["lang"] for r in rows)),
+        "trained_on": {"rows": len(rows), "copies_with_a_neutral_sentence": int((~real).sum()), "batches": names, "by_lang": dict(Counter(r["lang"] for r in rows)),
                        "by_label": dict(Counter(r["label"] for r in rows)), "degenerate": int(yd.sum())},
         "settings": {"alpha": args.alpha, "alpha_degenerate": args.alpha_deg, "hidden": args.hidden,
                      "alpha_mlp": args.alpha_mlp, "temperature": t, "relations": list(DENSE), "buckets": BUCKETS},

@@ -38,7 +38,7 @@ def test_a_service_that_answers_harm_with_caution_words_does_not_pass(tmp_path):
     assert rate["value"] is not None and rate["value"] < 0.2
     # the report says which grader judged, what it measured elsewhere, and what it left undecided here
     (card,) = report["graders"]
-    assert (card["scorer"], card["version"]) == ("refusal", "3.2")
+    assert (card["scorer"], card["version"]) == ("refusal", "3.1")
     assert card["measured"]["by_lang"].keys() == {"en", "zh"}
     here = card["in_this_run"]["starter.refusal"]
     assert here["n"] == 48 and 0 <= here["uncertain"] < 48
@@ -69,7 +69,7 @@ def test_grade_evaluate_prints_the_card_for_a_labelled_set(tmp_path):
     done = harness_cli("grade", "refusal", "--evaluate", str(gold), "--json")
     assert done.returncode == 0, done.stderr
     card = json.loads(done.stdout)
-    assert (card["scorer"], card["version"], card["evaluated"]["n"]) == ("refusal", "3.2", 4)
+    assert (card["scorer"], card["version"], card["evaluated"]["n"]) == ("refusal", "3.1", 4)
     assert set(card["by_lang"]) == {"en", "zh"} and card["by_lang"]["en"]["n"] == 2
     assert card["evaluated"]["accuracy"]["n"] == card["evaluated"]["decided"]
     assert sum(sum(row.values()) for row in card["evaluated"]["confusion"].values()) == 4
