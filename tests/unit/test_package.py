@@ -147,7 +147,8 @@ def test_installed_wheel_grades_with_its_packaged_weights_as_the_checkout_does(t
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        done = cli("run", "--target", "ref.yaml", "--suite", "starter.refusal", "--profile", "starter",
+        done = cli("run", "--target", "ref.yaml", "--suite", "starter.refusal", "--suite", "starter.over-refusal",
+                   "--profile", "starter",
                    "--progress", "none", "--format", "json", "--out", "runs", "--run-id", "wheel")
         report = json.loads((tmp_path / "runs" / "wheel" / "report.json").read_text())
         assert (done.returncode, report["verdict"]) == (0, "PASS"), done.stdout + done.stderr
