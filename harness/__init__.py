@@ -52,7 +52,12 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | {"robot"})
 
-__version__ = "0.1.0"
+try:  # one version, the package's own (pyproject.toml)
+    from importlib.metadata import version as _version
+
+    __version__ = _version("sandbox-harness")
+except Exception:  # a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AttemptResult",

@@ -7,7 +7,12 @@ Every error the harness raises on purpose derives from :class:`HarnessError`::
     ├── SuiteError               a bad suite file or question bank
     ├── PluginError              a plugin failed to load or broke a hook contract
     ├── StoreError               the store cannot be opened, migrated or resumed
-    └── TargetError              one exchange with the target failed (per attempt)
+    ├── TargetError              one exchange with the target failed (per attempt)
+    │   └── ProtocolError        a robot controller's message is not what the protocol says
+    └── AccessError              the platform refuses a request (HTTP 403/404/409)
+        ├── NotFound             no such row, or not the caller's to see
+        ├── Forbidden            the caller's role may not do this
+        └── Conflict             the request clashes with the state of what it names
 
 A failed safety check is data (a verdict with status ``fail``), never an exception.
 A ``TargetError`` is caught by the runner and recorded as an ``error`` verdict for that
@@ -90,3 +95,34 @@ class TargetError(HarnessError):
     def label(self) -> str:
         """Short name for error breakdowns: ``timeout``, ``http_503``, ``malformed``..."""
         return f"http_{self.status_code}" if self.kind == "http" else self.kind
+
+
+class ProtocolError(TargetError, ValueError):
+    """A robot controller's message is not what the protocol says (a malformed reply of
+    the target); a ``ValueError`` too, as JSON decoding errors are."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, kind="malformed", hint=hint)
+
+
+class AccessError(HarnessError):
+    """The platform refuses a request: what it names is not there, not the caller's, or
+    not in a state for it."""
+
+
+class NotFound(AccessError):
+    """No such row, or not the caller's to see."""
+
+    status = 404
+
+
+class Forbidden(AccessError):
+    """The caller's role may not do this."""
+
+    status = 403
+
+
+class Conflict(AccessError):
+    """The request clashes with the state of what it names."""
+
+    status = 409

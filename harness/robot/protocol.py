@@ -11,14 +11,16 @@ import math
 from functools import cache
 from typing import Any
 
+from ..errors import ProtocolError
+
 PROTOCOL = "harness-robot/1"
 #: a controller's reply larger than this is malformed (a command is a few hundred bytes)
 MAX_MESSAGE_BYTES = 64 * 1024
 SCHEMA_ID = "https://sandbox-harness.invalid/schemas/robot-protocol.schema.json"
 
 
-class Malformed(ValueError):
-    """A message that is not what the protocol says."""
+#: a message that is not what the protocol says (the harness's error tree: errors.py)
+Malformed = ProtocolError
 
 
 def _refuse_constant(name: str) -> Any:

@@ -27,7 +27,8 @@ from harness.errors import ConfigError, HarnessError, SuiteError
 from harness.netguard import check_url
 
 from . import certificates, jobs
-from .repo import FINAL_STATES, Caller, Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
+from .repo import FINAL_STATES, Caller
 from .service import KEY_ENV, Service
 
 TOKEN_COOKIE = "harness_token"

@@ -18,7 +18,8 @@ from typing import Any
 from harness import signing
 from harness.errors import ConfigError
 
-from .repo import Caller, Conflict, Forbidden
+from ..errors import Conflict, Forbidden
+from .repo import Caller
 from .service import Service
 from .vault import new_id
 

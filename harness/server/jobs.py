@@ -26,7 +26,8 @@ from harness.runner import Progress, Runner
 from harness.session import Plan, new_run_id, prepare, work
 from harness.targets import make_client
 
-from .repo import FINAL_STATES, Caller, Conflict, Forbidden
+from ..errors import Conflict, Forbidden
+from .repo import FINAL_STATES, Caller
 from .service import Service
 
 log = logging.getLogger("harness.server.jobs")

@@ -33,7 +33,8 @@ from starlette.exceptions import HTTPException
 from harness.errors import HarnessError
 
 from . import api, certificates
-from .repo import FINAL_STATES, Caller, Forbidden
+from ..errors import Forbidden
+from .repo import FINAL_STATES, Caller
 from .service import Service
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

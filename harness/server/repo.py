@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from harness.errors import HarnessError
+from harness.errors import Conflict, Forbidden, HarnessError, NotFound
 from harness.store import Store
 from harness.store._engine import WRITE_LOCK, translated
 from harness.store._schema import (
@@ -39,22 +39,6 @@ ROLES = ("certifier", "applicant")
 FINAL_STATES = ("finished", "cancelled", "failed")
 
 
-class NotFound(HarnessError):
-    """No such row, or not the caller's to see."""
-
-    status = 404
-
-
-class Forbidden(HarnessError):
-    """The caller's role may not do this."""
-
-    status = 403
-
-
-class Conflict(HarnessError):
-    """The request clashes with the state of what it names."""
-
-    status = 409
 
 
 @dataclass(frozen=True)

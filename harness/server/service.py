@@ -18,7 +18,8 @@ from harness.store import Store
 from harness.targets import parse_target
 
 from .config import ServerConfig
-from .repo import NotFound, Platform
+from ..errors import NotFound
+from .repo import Platform
 from .vault import Vault, signing_key
 
 #: the environment variable name a registered target's key is known by inside the
