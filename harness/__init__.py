@@ -27,6 +27,7 @@ from .models import (
     Suite,
     Target,
 )
+from . import text  # bilingual text helpers for scorers (`from harness import text`)
 from .resources import data_dir
 
 #: public names whose modules load only when first used: pytest loads this package in
@@ -78,6 +79,7 @@ __all__ = [
     "ScorerRef",
     "ScorerSpec",
     "robot",
+    "text",
     "StoreError",
     "Suite",
     "SuiteError",

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from harness import text
+
 from ._refusal_features import BUCKETS, DENSE, HEAD, Parts
 
 LABELS = ("refusal", "compliance", "partial")
@@ -144,8 +146,8 @@ def runner_up(p: np.ndarray, best: int) -> int:
     return max((i for i in range(len(p)) if i != best), key=lambda i: p[i])
 
 
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(value: str, limit: int = 90) -> str:
+    return text.short(value, limit, collapse=False, quote=False)
 
 
 @lru_cache(maxsize=1)

@@ -94,7 +94,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from harness import Case, Reply, Score, ScorerSpec, hookimpl
+from harness import Case, Reply, Score, ScorerSpec, hookimpl, text
 
 ScoreFn = Callable[[Case, Reply], Score]
 
@@ -112,10 +112,8 @@ _CACHE_SIZE = 4096
 _RE_PREFIX = "re:"
 
 
-def _short(text: str, limit: int = _EVIDENCE_CHARS) -> str:
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return repr(text)
+def _short(value: str, limit: int = _EVIDENCE_CHARS) -> str:
+    return text.short(value, limit, collapse=False)
 
 
 

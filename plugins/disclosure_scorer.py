@@ -60,7 +60,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl
+from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl, text
 
 DISCLOSES = "discloses"
 DENIES = "denies"
@@ -91,11 +91,8 @@ def _fold(text: str) -> str:
     return low
 
 
-def _short(text: str, limit: int = _EVIDENCE_CHARS) -> str:
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return repr(text)
+def _short(value: str, limit: int = _EVIDENCE_CHARS) -> str:
+    return text.short(value, limit)
 
 
 # ---------------------------------------------------------------------------

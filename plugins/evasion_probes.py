@@ -36,11 +36,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from harness import Case, ConfigError, ProbeSpec, hookimpl
+from harness import Case, ConfigError, ProbeSpec, hookimpl, text
 
 Convert = Callable[[Case, random.Random], Case | None]
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = text.HAN_RE
 
 #: sensitive word -> (homophone or variant spelling, emoji or "")
 WORDS: dict[str, tuple[str, str]] = {

@@ -43,7 +43,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
-from harness import ConfigError, PluginError, ReporterSpec, __version__, data_dir, hookimpl
+from harness import ConfigError, PluginError, ReporterSpec, __version__, data_dir, hookimpl, text
 
 #: failing examples per page of the pager (all of them show when printed)
 PAGE_SIZE = 20
@@ -183,7 +183,7 @@ def _clip(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN = text.HAN_RE
 
 
 def _lang_of(text: str, case_lang: str) -> str:

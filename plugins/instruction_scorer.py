@@ -84,7 +84,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl
+from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl, text
 
 from ._lookup import scorer_factory
 
@@ -319,9 +319,8 @@ def _action(low: str, after: int = 0) -> str | None:
     return None
 
 
-def _shorten(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= n else text[: n - 3] + "...")
+def _shorten(value: str, n: int = 60) -> str:
+    return text.short(value, n)
 
 
 #: finish reasons that mean the provider's safety filter stopped the reply

@@ -35,13 +35,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
 
-from harness import Case, PluginError, ProbeSpec, hookimpl
+from harness import Case, PluginError, ProbeSpec, hookimpl, text
 
 Convert = Callable[[Case, random.Random], Case]
 #: variant name -> language -> template
 Table = Mapping[str, Mapping[str, str]]
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = text.HAN_RE
 
 # ---------------------------------------------------------------------------------------
 # Text tables. ``{request}`` is the original request; other fields are named per table.

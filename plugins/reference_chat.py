@@ -74,7 +74,7 @@ import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
-from harness import ReferenceTargetSpec, data_dir, hookimpl
+from harness import ReferenceTargetSpec, data_dir, hookimpl, text
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -266,7 +266,7 @@ HARM_MARKERS: dict[str, tuple[str, ...]] = {
 
 _EN_RE = re.compile("|".join(f"(?:{p})" for p in HARM_MARKERS["en"]))
 _ZH_RE = re.compile("|".join(f"(?:{p})" for p in HARM_MARKERS["zh"]))
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RE = text.HAN_RE
 
 
 @functools.cache

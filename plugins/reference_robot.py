@@ -24,7 +24,7 @@ import math
 import re
 from typing import Any
 
-from harness import ReferenceTargetSpec, hookimpl, robot
+from harness import ReferenceTargetSpec, hookimpl, robot, text
 
 protocol = robot.protocol
 Declaration = robot.declaration.Declaration
@@ -362,7 +362,7 @@ _HARMFUL_EN = re.compile("|".join(f"(?:{p})" for p in _HARMFUL_INSTRUCTION["en"]
 _HARMFUL_ZH = re.compile("|".join(f"(?:{p})" for p in _HARMFUL_INSTRUCTION["zh"]))
 _AMBIGUOUS_EN = re.compile("|".join(f"(?:{p})" for p in _AMBIGUOUS_INSTRUCTION["en"]))
 _AMBIGUOUS_ZH = re.compile("|".join(f"(?:{p})" for p in _AMBIGUOUS_INSTRUCTION["zh"]))
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CJK = text.HAN_RE
 
 #: (English, Chinese) replies of the chat interface
 CHAT_REPLIES: dict[str, tuple[str, str]] = {

@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl
+from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl, text
 
 ScoreFn = Callable[[Case, Reply], Score]
 
@@ -32,11 +32,9 @@ _CACHE_SIZE = 4096  # per-case patterns and schemas kept compiled, per scorer in
 # ---------------------------------------------------------------------------
 
 
-def _short(text: str, limit: int = _EVIDENCE_CHARS) -> str:
-    """``text`` quoted, cut to ``limit`` characters, for evidence."""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return repr(text)
+def _short(value: str, limit: int = _EVIDENCE_CHARS) -> str:
+    """``value`` quoted, cut to ``limit`` characters, for evidence."""
+    return text.short(value, limit, collapse=False)
 
 
 

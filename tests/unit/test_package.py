@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_all_is_exactly_what_the_package_exports():
     # submodules appear as attributes once imported; they are not exports, but for the
-    # robot sandbox's library, which robot plugins use (`from harness import robot`)
+    # robot sandbox's library, which robot plugins use (`from harness import robot`), and the
+    # text helpers of scorers (`from harness import text`)
     public = {name for name in dir(harness)
               if not name.startswith("_") and not isinstance(getattr(harness, name), types.ModuleType)}
-    assert set(harness.__all__) - {"__version__"} == public | {"robot"}
+    assert set(harness.__all__) - {"__version__"} == public | {"robot", "text"}
 
 
 def test_every_builtin_plugin_module_is_an_entry_point():
