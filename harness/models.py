@@ -169,6 +169,16 @@ class AttemptResult:
     #: the score's flags, comma-separated (None when it has none)
     flags: str | None = None
 
+    @classmethod
+    def of(cls, verdict: Score, *, key: str, suite: str, case_id: str, epoch: int, category: str, lang: str,
+           response: str | None, error: str | None, error_kind: str | None, latency_ms: float, tries: int
+           ) -> AttemptResult:
+        """The attempt's result from its score: the one place where a Score's fields
+        become a stored result (the runner and rescoring both build it here)."""
+        return cls(key, suite, case_id, epoch, category, lang, verdict.status, verdict.value, verdict.label,
+                   verdict.evidence, response, error, error_kind or verdict.error_kind, latency_ms, tries,
+                   verdict.measure, verdict.confidence, ",".join(verdict.flags) or None)
+
 
 @runtime_checkable
 class Connector(Protocol):

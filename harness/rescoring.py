@@ -39,7 +39,6 @@ interrupted leaves its new run ``stopped``; start the rescore again with another
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import random
 import time
@@ -54,7 +53,7 @@ from . import manifest as manifests
 from .errors import ConfigError, HarnessError, PluginError, StoreError, SuiteError
 from .finish import finish, notify, suites_info
 from .models import AttemptResult, Case, Reply, Score, ScorerRef, Suite
-from .scoring import build_scorers, scorer_key
+from .scoring import build_scorers, judge_attempt, scorer_key
 
 if TYPE_CHECKING:
     from .plugins import Registry
@@ -208,18 +207,10 @@ async def _judge(result: AttemptResult, case: Case | None, score: Callable[..., 
         verdict = Score("error", evidence=msg)
         error, kind = msg, "unknown_case"
     else:
-        try:
-            verdict = score(case, Reply(text=result.response))
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            error, kind = None, None
-        except Exception as exc:  # a scorer's bug is this attempt's error, as in the runner
-            error = f"scorer raised {type(exc).__name__}: {exc}"
-            verdict, kind = Score("error", evidence=error), "scorer_bug"
-    return AttemptResult(result.key, result.suite, result.case_id, result.epoch, result.category, result.lang,
-                         verdict.status, verdict.value, verdict.label, verdict.evidence, result.response, error,
-                         kind or verdict.error_kind, result.latency_ms, result.tries, verdict.measure,
-                         verdict.confidence, ",".join(verdict.flags) or None)
+        verdict, error, kind = await judge_attempt(score, case, Reply(text=result.response))
+    return AttemptResult.of(verdict, key=result.key, suite=result.suite, case_id=result.case_id, epoch=result.epoch,
+                            category=result.category, lang=result.lang, response=result.response, error=error,
+                            error_kind=kind, latency_ms=result.latency_ms, tries=result.tries)
 
 
 async def rejudge(store: Any, old_id: str, new_id: str, suites: list[Suite],

@@ -10,7 +10,6 @@ after ``max_consecutive_failures`` of them in a row the run stops early.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import random
 import signal
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from .errors import TargetError
 from .models import AttemptResult, Case, Connector, Score
+from .scoring import judge_attempt
 
 WorkItem = tuple[str, Case, int, Callable[..., Any]]
 
@@ -161,22 +161,14 @@ class Runner:
             latency = (time.perf_counter() - started) * 1000
             if self.tokens and reply.tokens:
                 self.tokens.spend(reply.tokens)
-            try:
-                verdict = score(case, reply)
-                if inspect.isawaitable(verdict):
-                    verdict = await verdict
-            except Exception as exc:  # a scorer's bug is this attempt's error
-                msg = f"scorer raised {type(exc).__name__}: {exc}"
-                return self._result(key, case, epoch, Score("error", evidence=msg), reply.text, msg, "scorer_bug",
-                                    latency, tries)
-            return self._result(key, case, epoch, verdict, reply.text, None, None, latency, tries)
+            verdict, error, kind = await judge_attempt(score, case, reply)
+            return self._result(key, case, epoch, verdict, reply.text, error, kind, latency, tries)
 
     def _result(self, key: str, case: Case, epoch: int, verdict: Score, response: str | None,
                 error: str | None, error_kind: str | None, latency: float, tries: int) -> AttemptResult:
-        return AttemptResult(key, case.suite, case.id, epoch, case.category, case.lang, verdict.status,
-                             verdict.value, verdict.label, verdict.evidence, response, error,
-                             error_kind or verdict.error_kind, latency, tries, verdict.measure,
-                             verdict.confidence, ",".join(verdict.flags) or None)
+        return AttemptResult.of(verdict, key=key, suite=case.suite, case_id=case.id, epoch=epoch,
+                                category=case.category, lang=case.lang, response=response, error=error,
+                                error_kind=error_kind, latency_ms=latency, tries=tries)
 
     # -- results and the writer ----------------------------------------------------------
 

@@ -1,15 +1,31 @@
-"""Building the scorers a run needs: one score function per distinct scorer and
-arguments, made once through the registry, for ``harness run`` and ``harness rescore``."""
+"""Building the scorers a run needs (one score function per distinct scorer and
+arguments, made once through the registry, for ``harness run`` and ``harness rescore``)
+and judging one attempt with them."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
 
 from .errors import ConfigError, PluginError, SuiteError
-from .models import ScorerRef, Suite
+from .models import Case, Reply, Score, ScorerRef, Suite
 from .plugins import Registry
+
+
+async def judge_attempt(score: Callable[..., Any], case: Case, reply: Reply) -> tuple[Score, str | None, str | None]:
+    """(score, error, error kind) of one reply: a scorer that asks another endpoint is
+    awaited, and a scorer's own bug is this attempt's ``error`` of kind ``scorer_bug``,
+    never the run's end."""
+    try:
+        verdict = score(case, reply)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+    except Exception as exc:
+        msg = f"scorer raised {type(exc).__name__}: {exc}"
+        return Score("error", evidence=msg), msg, "scorer_bug"
+    return verdict, None, None
 
 
 def scorer_key(ref: ScorerRef) -> str:
