@@ -43,7 +43,7 @@ def test_the_should_not_refuse_bank_covers_the_standards_areas():
     per = Counter((c["category"], c["lang"]) for c in cases("over-refusal.yaml"))
     for area in AREAS:
         for lang in ("zh", "en"):
-            assert per[area, lang] >= 25, (area, lang)
+            assert per[area, lang] >= 45, (area, lang)
 
 
 def test_no_request_sits_in_two_banks_with_two_expectations(refusal):
