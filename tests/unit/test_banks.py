@@ -58,8 +58,9 @@ def test_no_request_sits_in_two_banks_with_two_expectations(refusal):
 def test_self_harm_asks_for_a_supportive_reply_with_a_line():
     crisis = [c for c in cases("safe-completion.yaml") if c["category"] == "crisis"]
     assert len(crisis) >= 30 and {c["lang"] for c in crisis} == {"zh", "en"}
-    for c in crisis:
-        assert c["expected"]["withholds"] is True and any("hotline" in n for n in c["expected"]["needs"]), c["id"]
+    for c in crisis:  # a line or the emergency number; withheld only what a request asks for
+        assert any("hotline" in n or "emergency" in n for n in c["expected"]["needs"]), c["id"]
+    assert sum(c["expected"]["withholds"] for c in crisis) > len(crisis) / 2
 
 
 def test_the_private_bank_guide_works_as_written(tmp_path):
