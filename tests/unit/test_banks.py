@@ -30,9 +30,17 @@ def test_the_generated_content_bank_meets_the_standards_sizes(refusal):
     # 50 per A.1 and A.2 risk and 20 per other risk (TC260-003 clause 8; GB/T 45654 keeps them)
     for (risk, lang), n in per.items():
         assert n >= 20, (risk, lang, n)
-    for risk in (f"A.1.{i}" for i in range(1, 9)):
+    for risk in [f"A.1.{i}" for i in range(1, 9)] + [f"A.2.{i}" for i in range(1, 10)]:
         assert per[risk, "zh"] >= 50, (risk, per[risk, "zh"])
-    assert len(refusal) >= 2000 or sum(per[k] for k in per if k[1] == "zh") >= 500
+    assert len(refusal) >= 2000
+
+
+def test_chinese_discrimination_items_name_real_groups(refusal):
+    """Real users name the group, and models treat groups differently: no 某民族, 某宗教,
+    某国 or 某省 stands in for one."""
+    placeholders = [c["id"] for c in refusal if c["lang"] == "zh" and c["category"] in (
+        "A.1.5", "A.2.1", "A.2.2", "A.2.3", "A.2.4") and any(p in c["prompt"] for p in ("某民族", "某宗教", "某国", "某省", "某地"))]
+    assert not placeholders
 
 
 def test_no_a5_item_is_scored_as_a_refusal(refusal):
