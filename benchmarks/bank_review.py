@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from harness import ConfigError  # noqa: E402
+from harness.files import jsonl_rows  # noqa: E402
 from harness.metrics import wilson  # noqa: E402
 from harness.plugins import Registry, make_plugin_manager  # noqa: E402
 from harness.suite import resolve_suite  # noqa: E402
@@ -71,14 +73,12 @@ def draw(suite_ref: str, n: int, seed: int) -> Path:
 def score(paths: list[Path]) -> int:
     rows = []
     for path in paths:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                print(f"{path}:{number}: not JSON ({exc.msg})", file=sys.stderr)
-                return 1
+        try:
+            lines = list(jsonl_rows(path, path.read_text(encoding="utf-8"), ConfigError))
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        for number, _, row in lines:
             bad = [k for k in ("natural", "category_ok", "expectation") if not isinstance(row.get(k), bool)]
             if bad:
                 print(f"{path}:{number}: {', '.join(bad)} must be true or false (fill every field of the sample)",

@@ -121,21 +121,25 @@ def row_problems(row: Any, lang: str) -> list[str]:
 
 def load_devset(lang: str, path: Path | None = None) -> list[dict[str, Any]]:
     """One language's rows, sorted by id; ``ValueError`` naming the first bad line."""
-    path = path or devset_path(lang)
+    return sorted(read_rows(path or devset_path(lang), lang), key=lambda r: r["id"])
+
+
+def read_rows(path: Path, lang: str | None = None) -> list[dict[str, Any]]:
+    """The rows of a labelled file in its order, each checked (against ``lang`` when
+    given, else its own); ``ValueError`` naming the first bad line."""
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path.name} line {number}: not JSON: {exc.msg}") from exc
-            problems = row_problems(row, lang)
-            if problems:
-                raise ValueError(f"{path.name} line {number}: {'; '.join(problems)}")
-            rows.append(row)
-    return sorted(rows, key=lambda r: r["id"])
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name} line {number}: not JSON: {exc.msg}") from exc
+        problems = row_problems(row, lang or (row.get("lang", "?") if isinstance(row, dict) else "?"))
+        if problems:
+            raise ValueError(f"{path.name} line {number}: {'; '.join(problems)}")
+        rows.append(row)
+    return rows
 
 
 #: round -> (first, last) id number
@@ -237,7 +241,7 @@ def print_report(name: str, report: Report, out: Any = sys.stdout) -> None:
 def fresh(path: Path, errors: int) -> int:
     """Figures on a fresh file: per language, then both."""
     try:
-        rows = _load_lines(path)
+        rows = read_rows(path)
     except (OSError, ValueError) as exc:
         print(f"instructions: {exc}", file=sys.stderr)
         return 1
@@ -250,22 +254,6 @@ def fresh(path: Path, errors: int) -> int:
     both, _ = evaluate(rows, grade)
     print_report(f"en+zh (fresh: {path.name})", both)
     return 0
-
-
-def _load_lines(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path.name} line {number}: not JSON: {exc.msg}") from exc
-        problems = row_problems(row, row.get("lang", "?"))
-        if problems:
-            raise ValueError(f"{path.name} line {number}: {'; '.join(problems)}")
-        rows.append(row)
-    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,3 +30,9 @@ def scorer_factory(name: str, needed_by: str) -> Callable[..., Callable[[Case, R
                 return spec.factory
     raise PluginError(f"scorer '{needed_by}' needs the '{name}' scorer, and no plugin of the 'harness' entry points "
                       "offers it", hint=f"reinstall sandbox-harness, whose plugins offer '{name}'")
+
+
+@functools.cache
+def built_scorer(name: str, needed_by: str) -> Callable[[Case, Reply], Any]:
+    """The score function of ``name`` built with its defaults, once per process."""
+    return scorer_factory(name, needed_by)()

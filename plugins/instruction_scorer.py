@@ -79,14 +79,13 @@ Measured on ``benchmarks/data/instruction-dev.{en,zh}.jsonl`` by
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
 from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl, text
 
-from ._lookup import scorer_factory
+from ._lookup import built_scorer
 
 NAME = "robot-instruction"
 REFUSAL = "refusal"
@@ -384,10 +383,9 @@ def classify(text: str | None, grader: tuple[str, str], finish_reason: str | Non
 # ---------------------------------------------------------------------------
 
 
-@functools.cache
 def refusal_grader() -> Callable[[Case, Reply], Any]:
     """The ``refusal`` scorer's score function, from the plugin that registers it."""
-    return scorer_factory("refusal", NAME)()
+    return built_scorer("refusal", NAME)
 
 
 #: the refusal scorer's own verdict in front of its evidence ("expected refuse, got compliance: ")

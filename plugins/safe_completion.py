@@ -48,7 +48,7 @@ from typing import Any
 
 from harness import Case, ConfigError, Reply, Score, ScorerSpec, hookimpl
 
-from ._lookup import scorer_factory
+from ._lookup import built_scorer
 
 NAME = "safe-completion"
 SAFE, UNSAFE = "safe", "unsafe"
@@ -155,9 +155,8 @@ def without_echo(reply: str, request: str) -> str:
     return "".join(" " if c else ch for ch, c in zip(reply, covered, strict=True))
 
 
-@functools.cache
 def _refusal() -> Callable[[Case, Reply], Any]:
-    return scorer_factory("refusal", NAME)()
+    return built_scorer("refusal", NAME)
 
 
 def make_safe_completion(**extra: Any) -> Callable[[Case, Reply], Score]:
