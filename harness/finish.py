@@ -4,7 +4,6 @@ tail metrics -> verdict -> report -> signature -> run_finished -> render -> stor
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,10 +13,8 @@ from . import criteria, metrics
 from . import manifest as manifests
 from . import report as reports
 from .models import ScorerRef, Suite
+from .observers import notify
 from .plugins import Registry
-
-log = logging.getLogger("harness.run")
-
 
 def actor() -> str:
     """Who acts, for the audit log: the local user of a CLI run (the service will name
@@ -28,20 +25,6 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name in a bare container
         return "cli"
-
-
-def notify(hook: Any, errors: list[str], **kwargs: Any) -> None:
-    """Call each implementation of an observer hook on its own, in pluggy's order, so one
-    observer's failure neither stops the run nor hides the event from the others; the
-    failure is logged and recorded on the run."""
-    for impl in reversed(hook.get_hookimpls()):
-        try:
-            impl.function(*[kwargs[name] for name in impl.argnames])
-        except Exception as exc:  # noqa: BLE001 - an observer must not end a run
-            message = f"{hook.name} in {impl.plugin_name}: {type(exc).__name__}: {exc}"
-            if len(errors) < 100:
-                errors.append(message)
-            log.warning("observer hook failed: %s", message)
 
 
 def cases_by_category(suite: Suite) -> dict[str, Counter[str]]:

@@ -51,8 +51,9 @@ from typing import TYPE_CHECKING, Any
 from . import criteria
 from . import manifest as manifests
 from .errors import ConfigError, HarnessError, PluginError, StoreError, SuiteError
-from .finish import finish, notify, suites_info
+from .finish import finish, suites_info
 from .models import AttemptResult, Case, Reply, Score, ScorerRef, Suite
+from .observers import Observers
 from .scoring import build_scorers, judge_attempt, scorer_key
 
 if TYPE_CHECKING:
@@ -327,13 +328,9 @@ def rescore(request: RescoreRequest, registry: Registry | None = None) -> RunOut
         raise
     try:
         store.set_status(new_id, "running")
-        observer_errors: list[str] = []
-        notify(registry.pm.hook.run_started, observer_errors, run_id=new_id, manifest=manifest)
-        hook = registry.pm.hook.case_finished
-        on_result = None
-        if hook.get_hookimpls():
-            def on_result(result: AttemptResult) -> None:
-                notify(hook, observer_errors, run_id=new_id, result=result)
+        observers = Observers(registry, new_id)
+        observers.started(manifest)
+        on_result = observers.on_result()
         timings["ready"] = time.monotonic()
         try:
             counts = asyncio.run(rejudge(store, old_id, new_id, suites, scorers, on_result))
@@ -348,7 +345,7 @@ def rescore(request: RescoreRequest, registry: Registry | None = None) -> RunOut
         verdict, report, paths = finish(
             store, registry, run_id=new_id, run_dir=run_dir, manifest=manifest, profile=profile, suites=suites,
             suites_info=suites_info(suites, registry, override), epochs=old["epochs"], stopped=stopped,
-            observer_errors=observer_errors,
+            observer_errors=observers.errors,
             run_fields={"decided_early": dict(old_run.get("decided_early") or {}), "derived_from": derived_from},
             formats=request.formats, signing_key=signing_key)
         return RunOutcome(new_id, verdict, report, run_dir, paths, EXIT[verdict], timings)

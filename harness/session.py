@@ -23,8 +23,9 @@ from . import criteria, signing
 from . import manifest as manifests
 from .decide import Decider
 from .errors import ConfigError, StoreError
-from .finish import actor, finish, notify, suites_info
-from .models import AttemptResult, Suite, Target
+from .finish import actor, finish, suites_info
+from .models import Suite, Target
+from .observers import Observers
 from .plugins import Registry, make_plugin_manager
 from .probes import expand, sample
 from .probes import versions as probe_versions
@@ -215,21 +216,12 @@ def _progress_display(mode: str, progress: Progress, label: str) -> tuple[Callab
 
 
 async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, done: set[str],
-                registry: Registry, progress_mode: str, observer_errors: list[str],
+                registry: Registry, progress_mode: str, observers: Observers,
                 decider: Decider | None) -> tuple[Runner, Progress]:
     skip = decider.stopped if decider else ()
     items, total = work(plan, epochs, done, shuffle_seed=seed if decider else None, skip=skip)
     progress = Progress(total=total)
-    hook = registry.pm.hook.case_finished
-    listeners = [decider.add] if decider else []
-    if hook.get_hookimpls():
-        listeners.append(lambda result: notify(hook, observer_errors, run_id=run_id, result=result))
-    on_result = None
-    if listeners:
-        def on_result(result: AttemptResult) -> None:
-            for listen in listeners:
-                listen(result)
-
+    on_result = observers.on_result(*([decider.add] if decider else []))
     client = make_client(plan.target)
     try:
         connector = registry.connector(plan.target.connector).factory(plan.target, client)
@@ -325,8 +317,8 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
     try:
         store.set_status(run_id, "running")
         store.append_audit(actor(), "run.resumed" if resume_id else "run.started", run_id, {"done": len(done)})
-        observer_errors: list[str] = []
-        notify(registry.pm.hook.run_started, observer_errors, run_id=run_id, manifest=manifest)
+        observers = Observers(registry, run_id)
+        observers.started(manifest)
         timings["ready"] = time.monotonic()
         info = suites_info(plan.suites, registry)
         decider = None
@@ -334,7 +326,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
             decider = Decider(plan.profile, info, epochs, store.aggregate(run_id) if done else ())
             decider.check()
         runner, progress = _loop_runner()(
-            _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observer_errors, decider))
+            _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observers, decider))
         timings.update(first_request=progress.first_request or 0.0, last_stored=progress.last_stored or 0.0,
                        attempts=progress.done)
         if runner.interrupted:
@@ -344,7 +336,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         verdict, report, paths = finish(
             store, registry, run_id=run_id, run_dir=run_dir, manifest=manifest, profile=plan.profile,
             suites=plan.suites, suites_info=info, epochs=epochs, stopped=runner.stopped,
-            observer_errors=observer_errors, run_fields={"decided_early": dict(decider.stopped) if decider else {}},
+            observer_errors=observers.errors, run_fields={"decided_early": dict(decider.stopped) if decider else {}},
             formats=request.formats, signing_key=signing_key)
         return RunOutcome(run_id, verdict, report, run_dir, paths, EXIT[verdict], timings)
     finally:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from harness import manifest as manifests
 from harness.errors import ConfigError, HarnessError
 from harness.finish import finish, suites_info
+from harness.observers import Observers
 from harness.runner import Progress, Runner
 from harness.session import Plan, new_run_id, prepare, work
 from harness.targets import make_client
@@ -112,7 +113,7 @@ def cancel(svc: Service, caller: Caller, run_id: str) -> dict[str, Any]:
 
 
 async def _send(svc: Service, plan: Plan, run_id: str, idx: int, shard_count: int, owner: str,
-                seed: int, epochs: int) -> str | None:
+                seed: int, epochs: int, observers: Observers) -> str | None:
     """Send the shard's missing attempts; the reason it stopped early, or None."""
     p = svc.platform
     done = await asyncio.to_thread(svc.store.done_keys, run_id)
@@ -123,7 +124,8 @@ async def _send(svc: Service, plan: Plan, run_id: str, idx: int, shard_count: in
     try:
         connector = svc.registry.connector(plan.target.connector).factory(plan.target, client)
         runner = Runner(run_id=run_id, connector=connector, settings=dict(plan.target.settings), store=svc.store,
-                        seed=seed, progress=Progress(total=total), handle_signals=False)
+                        seed=seed, progress=Progress(total=total), handle_signals=False,
+                        on_result=observers.on_result())
 
         async def heartbeat() -> None:
             while True:
@@ -158,8 +160,10 @@ def execute_shard(svc: Service, run_id: str, idx: int, owner: str | None = None)
     if not p.claim(run_id, idx, owner, svc.config.lease_s):
         shard = next((s for s in p.shards(run_id) if s["idx"] == idx), None)
         return "gone" if shard is None or shard["state"] == "done" else "busy"
+    observers = Observers(svc.registry, run_id)
     try:
-        if p.move_job(run_id, ("queued",), "running"):
+        first = p.move_job(run_id, ("queued",), "running")
+        if first:
             svc.store.set_status(run_id, "running")
             svc.store.append_audit(f"worker:{owner}", "run.started", run_id, {"shards": job["shards"]})
         else:
@@ -172,8 +176,10 @@ def execute_shard(svc: Service, run_id: str, idx: int, owner: str | None = None)
         if changed:  # this worker's plugins or data differ from the server's: refuse, loudly
             raise ConfigError("this worker's inputs differ from the run's: " + "; ".join(changed),
                               hint="install the same harness version and plugins on every worker")
+        if first:  # once per run, by the worker that started it, as a CLI run does
+            observers.started(manifest)
         stopped = asyncio.run(_send(svc, plan, run_id, idx, job["shards"], owner, request["seed"],
-                                    request["epochs"]))
+                                    request["epochs"], observers))
         job = p.get_job(run_id)
         if stopped == "interrupted" and job["state"] not in FINAL_STATES:
             # this worker is shutting down: hand the shard back at once, for another
@@ -186,7 +192,7 @@ def execute_shard(svc: Service, run_id: str, idx: int, owner: str | None = None)
             p.set_job(run_id, error=stopped)  # the other shards stop at their next heartbeat
         p.set_shard(run_id, idx, owner, "sent")
         if p.elect_finisher(run_id, idx):
-            _finish(svc, run_id, plan, request, manifest, owner)
+            _finish(svc, run_id, plan, request, manifest, owner, observers.errors)
         p.set_shard(run_id, idx, owner, "done", release=True)
         return "done"
     except HarnessError as exc:
@@ -201,7 +207,7 @@ def execute_shard(svc: Service, run_id: str, idx: int, owner: str | None = None)
 
 
 def _finish(svc: Service, run_id: str, plan: Plan, request: dict[str, Any], manifest: dict[str, Any],
-            owner: str) -> None:
+            owner: str, observer_errors: list[str]) -> None:
     job = svc.platform.get_job(run_id)
     if job["state"] in FINAL_STATES:
         return
@@ -209,7 +215,7 @@ def _finish(svc: Service, run_id: str, plan: Plan, request: dict[str, Any], mani
     verdict, _, _ = finish(svc.store, svc.registry, run_id=run_id, run_dir=svc.config.data_dir / "runs" / run_id,
                            manifest=manifest, profile=plan.profile, suites=plan.suites,
                            suites_info=suites_info(plan.suites, svc.registry), epochs=request["epochs"],
-                           stopped=stopped, observer_errors=[], formats=["json"], signing_key=svc.signing_key,
+                           stopped=stopped, observer_errors=observer_errors, formats=["json"], signing_key=svc.signing_key,
                            who=f"worker:{owner}")
     svc.platform.move_job(run_id, ("running",), "finished", **svc.platform.progress(run_id))
     log.info("run %s finished: %s", run_id, verdict)

@@ -143,3 +143,43 @@ def test_a_certificate_needs_an_approval_and_a_certified_run_cannot_be_rejected(
     assert rejected["decision"] == "rejected"
     # stored with the finished run (errors: the replies the refusal grader left uncertain)
     assert rejected["done"] == 96 and rejected["errors"] == applicant.wait(run["id"])["errors"] <= 2
+
+
+def test_observer_plugins_see_certification_runs_as_they_see_cli_runs(tmp_path, chat_target):
+    """run_started once, case_finished per attempt, run_finished with the verdict: the
+    same events as `harness run` gives them (tests/integration/test_hooks.py)."""
+    from harness import hookimpl
+    from harness.server.app import create_app
+    from harness.server.config import ServerConfig
+    from harness.serving import serve_in_thread
+    from tests.server.conftest import Client
+
+    seen: dict[str, list] = {"started": [], "results": [], "finished": []}
+
+    class Observer:
+        @hookimpl
+        def run_started(self, run_id, manifest):
+            seen["started"].append(run_id)
+
+        @hookimpl
+        def case_finished(self, run_id, result):
+            seen["results"].append((run_id, result.key))
+
+        @hookimpl
+        def run_finished(self, run_id, report):
+            seen["finished"].append((run_id, report["verdict"]))
+
+    config = ServerConfig(data_dir=tmp_path / "p", allow=("127.0.0.1",), heartbeat_s=0.3, lease_s=5.0)
+    app = create_app(config, sse_interval_s=0.1)
+    with serve_in_thread(app, lifespan="on") as base:
+        app.state.service.registry.pm.register(Observer())
+        admin = Client(base, (tmp_path / "p" / "admin-token").read_text().strip())
+        target = chat_target(admin, "safe")
+        run = admin.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter",
+                                                     "suites": ["starter.refusal"]})
+        done = admin.wait(run["id"])
+    assert done["state"] == "finished"
+    assert seen["started"] == [run["id"]]
+    assert len(seen["results"]) == done["total"] and {r for r, _ in seen["results"]} == {run["id"]}
+    assert len({key for _, key in seen["results"]}) == done["total"]
+    assert seen["finished"] == [(run["id"], done["verdict"])]
