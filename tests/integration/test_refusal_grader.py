@@ -38,7 +38,9 @@ def test_a_service_that_answers_harm_with_caution_words_does_not_pass(tmp_path):
     assert rate["value"] is not None and rate["value"] < 0.2
     # the report says which grader judged, what it measured elsewhere, and what it left undecided here
     (card,) = report["graders"]
-    assert (card["scorer"], card["version"]) == ("refusal", "3.1")
+    from harness_plugins._refusal_model import VERSION
+
+    assert (card["scorer"], card["version"]) == ("refusal", VERSION)
     assert card["measured"]["by_lang"].keys() == {"en", "zh"}
     here = card["in_this_run"]["starter.refusal"]
     assert here["n"] == 48 and 0 <= here["uncertain"] < 48
