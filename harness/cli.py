@@ -403,6 +403,161 @@ def report_command(ctx: click.Context, run_id: str, formats: tuple[str, ...], ou
         click.echo(str(path))
 
 
+class _ReviewGroup(click.Group):
+    """``harness review RUN_ID`` labels in the terminal: a first word that is not a
+    subcommand is the run id of ``review label``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["label", *args]
+        return super().parse_args(ctx, args)
+
+
+_review_options = [
+    click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+                 help="Folder that holds the run's folder (as given to `harness run`)."),
+    click.option("--db", metavar="URL", help="Store URL (default: the sqlite file in the run folder)."),
+    click.option("--size", type=click.IntRange(min=0), help="Attempts to review per suite (default: the "
+                 "profile's x-profile.review, else 100)."),
+]
+_refinish_options = [
+    click.option("--format", "formats", multiple=True, metavar="FORMAT",
+                 help="Report format of the new report (repeatable; default: all)."),
+    click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
+                 help="Sign the new JSON report with this Ed25519 private key."),
+]
+
+
+def _with(options: list[Any]) -> Any:
+    def wrap(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return wrap
+
+
+@main.group(cls=_ReviewGroup)
+def review() -> None:
+    """People label a seeded random sample of a finished run's attempts; every rate is then
+    corrected by their labels (prediction-powered intervals) and the verdict made again.
+
+    \b
+    harness review RUN_ID                      label in the terminal (resumable)
+    harness review export RUN_ID --to x.csv    the sample to label elsewhere (CSV or .jsonl)
+    harness review import RUN_ID x.csv         store the labels and judge again
+    """
+
+
+def _refinish(run: Any, formats: tuple[str, ...], sign_key: Path | None, added: int) -> None:
+    from rich.console import Console
+
+    from .report import summary
+
+    key = None
+    if sign_key is not None:
+        from . import signing
+
+        key = signing.load_private_key(sign_key)
+    old = run.record.verdict
+    verdict, report, paths = run.refinish(list(formats) or None, key)
+    summary(report, Console())
+    reviewed = sum(s.get("review", {}).get("n_reviewed", 0) + s.get("review", {}).get("uncertain_reviewed", 0)
+                   for s in report["metrics"]["suites"].values())
+    click.echo(f"{added} labels stored; {reviewed} reviewed attempts in the run; verdict {old} -> {verdict}")
+    for path in paths:
+        click.echo(f"report: {path}")
+    sys.exit({"PASS": 0, "FAIL": 1}.get(verdict, 3))
+
+
+@review.command(name="label")
+@click.argument("run_id")
+@_with(_review_options)
+@click.option("--reviewer", help="Your name, stored with every label (default: the local user).")
+@_with(_refinish_options)
+@click.pass_context
+@handles_errors
+def review_label(ctx: click.Context, run_id: str, out: Path, db: str | None, size: int | None,
+                 reviewer: str | None, formats: tuple[str, ...], sign_key: Path | None) -> None:
+    """Label the run's review sample in the terminal: the prompt, the reply and the
+    grader's label, then one key per label. Every answer is stored at once: stop with q
+    and run it again to go on. At the end the run is judged again with the labels.
+
+    Exit code: the new verdict's (0 PASS, 1 FAIL, 3 INCONCLUSIVE), 2 bad input.
+    """
+    from .finish import actor
+    from .review import ReviewRun, label_in_terminal
+
+    who = reviewer or actor()
+    run = ReviewRun.open(run_id, out, db, _registry(ctx))
+    try:
+        items = run.items(size)
+        added = 0
+        for answer in label_in_terminal(items, run.store.reviews(run_id), who, read=lambda p: click.prompt(
+                p, default="", show_default=False, prompt_suffix="")):
+            added += run.add([answer], who)
+        if not added:
+            click.echo("no new labels; the run's report is unchanged")
+            return
+        _refinish(run, formats, sign_key, added)
+    finally:
+        run.close()
+
+
+@review.command(name="export")
+@click.argument("run_id")
+@click.option("--to", "dest", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write: .jsonl for JSON lines, anything else CSV.")
+@_with(_review_options)
+@click.pass_context
+@handles_errors
+def review_export(ctx: click.Context, run_id: str, dest: Path, out: Path, db: str | None, size: int | None) -> None:
+    """Write the run's review sample for people to label elsewhere: key, prompt, reply,
+    the grader's label and confidence, the labels allowed, and empty label, reviewer and
+    note columns to fill. The same run always gives the same sample."""
+    from .review import ReviewRun, write_export
+
+    run = ReviewRun.open(run_id, out, db, _registry(ctx))
+    try:
+        items = run.items(size)
+        done = run.store.reviews(run_id)
+    finally:
+        run.close()
+    write_export(items, dest)
+    click.echo(f"{len(items)} attempts to review written to {dest} ({sum(i.result.key in done for i in items)} "
+               f"already labelled)")
+
+
+@review.command(name="import")
+@click.argument("run_id")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_with(_review_options)
+@click.option("--reviewer", help="Reviewer for rows whose reviewer column is empty.")
+@_with(_refinish_options)
+@click.pass_context
+@handles_errors
+def review_import(ctx: click.Context, run_id: str, path: Path, out: Path, db: str | None, size: int | None,
+                  reviewer: str | None, formats: tuple[str, ...], sign_key: Path | None) -> None:
+    """Store the labels of a filled-in export and judge the run again with them. Every
+    row is checked first (its key in the sample, its label one its scorer gives); a bad
+    row stops the import with its line, and nothing is stored.
+
+    Exit code: the new verdict's (0 PASS, 1 FAIL, 3 INCONCLUSIVE), 2 bad input.
+    """
+    from .finish import actor
+    from .review import ReviewRun, read_import
+
+    run = ReviewRun.open(run_id, out, db, _registry(ctx))
+    try:
+        items = {item.result.key: item for item in run.items(size)}
+        rows = read_import(path, items, reviewer)
+        if not rows:
+            raise ConfigError(f"{path}: no row has a label", hint="fill the label column of the rows you reviewed")
+        added = run.add(rows, actor())
+        _refinish(run, formats, sign_key, added)
+    finally:
+        run.close()
+
+
 @main.command(name="diff")
 @click.argument("run_a", metavar="A")
 @click.argument("run_b", metavar="B")

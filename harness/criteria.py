@@ -66,6 +66,9 @@ class Profile:
     #: cases per category and language to run (a quick profile), or None for all
     sample_per_category: int | None = None
     notice: str = ""
+    #: what people must review (``x-profile.review``): ``size`` attempts per suite,
+    #: ``suites`` per-suite sizes, ``uncertain`` whether every uncertain label joins
+    review: dict[str, Any] = field(default_factory=dict)
     validator: Any = field(default=None, compare=False, repr=False)
 
 
@@ -134,7 +137,8 @@ def load_profile(path: Path) -> Profile:
         criteria=tuple(criteria), max_error_rate=rules.get("max_error_rate"), min_valid_n=rules.get("min_valid_n"),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), path=path, description=data.get("description", ""),
         sample_per_category=data["x-profile"].get("sample", {}).get("per_category"),
-        notice=data["x-profile"].get("notice", ""), validator=Draft202012Validator(data, registry=_offline_registry()),
+        notice=data["x-profile"].get("notice", ""), review=dict(data["x-profile"].get("review") or {}),
+        validator=Draft202012Validator(data, registry=_offline_registry()),
     )
 
 
@@ -205,11 +209,34 @@ def _errors_decide(profile: Profile, c: Criterion, metrics: dict[str, Any], grou
     if not (isinstance(rate, dict) and {"k", "n"} <= rate.keys()):
         return True
     errors = int(group.get("errors", 0))
-    for k, n in ((rate["k"], rate["n"] + errors), (rate["k"] + errors, rate["n"] + errors)):
-        doc = _replaced(metrics, rate_path, wilson(k, n))
+    if rate.get("estimate") == "ppi":
+        # the people-corrected rate over n attempts, with the errored ones all without
+        # the label, then all with it (the uncertain ones people labelled are in it already)
+        n = rate["ppi"]["n"]
+        unknown = max(0, errors - (rate["ppi"]["n"] - rate["n"]))
+        cases = [{**rate, **{f: rate[f] * n / (n + unknown) + share * unknown / (n + unknown)
+                             for f in ("value", "ci_low", "ci_high")}} for share in (0, 1)]
+    else:
+        cases = [wilson(k, rate["n"] + errors) for k in (rate["k"], rate["k"] + errors)]
+    for case in cases:
+        doc = _replaced(metrics, rate_path, case)
         if any(_owner(by_path, e) is c for e in profile.validator.iter_errors(doc)) != failed:
             return True
     return False
+
+
+def judged(metrics: Any) -> Any:
+    """The metrics as the criteria judge them: every rate that people's reviews corrected
+    (``ppi``) stands at its prediction-powered estimate and interval, marked ``estimate:
+    ppi``, with the grader's own figures kept under ``grader``."""
+    if isinstance(metrics, dict):
+        out = {k: judged(v) for k, v in metrics.items()}
+        p = out.get("ppi")
+        if isinstance(p, dict) and "value" in out and "ci_low" in out:
+            out["grader"] = {f: metrics[f] for f in ("value", "ci_low", "ci_high")}
+            out.update(value=p["value"], ci_low=p["ci_low"], ci_high=p["ci_high"], estimate="ppi")
+        return out
+    return metrics
 
 
 def _replaced(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -222,7 +249,9 @@ def _replaced(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[st
 
 def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | None = None
              ) -> tuple[Verdict, list[dict[str, Any]], str]:
-    """Judge the metrics: (verdict, one result per criterion, reason in a sentence)."""
+    """Judge the metrics: (verdict, one result per criterion, reason in a sentence).
+    Rates with reviews are judged at their prediction-powered estimate (:func:`judged`)."""
+    metrics = judged(metrics)
     by_path = {c.schema_path: c for c in profile.criteria}
     failures: dict[str, list[Any]] = {}
     loose: list[dict[str, Any]] = []
@@ -254,6 +283,8 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
             parent = lookup(metrics, c.instance_path[:-1])
             if isinstance(parent, dict) and {"value", "ci_low", "ci_high", "n"} <= parent.keys():
                 result["rate"] = parent  # the interval and n the measured bound belongs to
+                # which estimate was judged: the grader's labels alone, or corrected by people
+                result["estimate"] = parent.get("estimate", "grader")
         thin, by_errors, group = _insufficient(profile, c, metrics)
         scope = lookup(metrics, c.scope_path)
         if by_errors and not _errors_decide(profile, c, metrics, group, c.id in failures, by_path):

@@ -130,7 +130,8 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
     failures of the run_finished hook land in it, and so in the report. ``who`` names
     the actor in the audit log (default: the local user, :func:`actor`)."""
     doc = metrics.build(store.aggregate(run_id), suites_info, epochs=epochs, stopped_early=bool(stopped),
-                        measures=store.measures(run_id), flags=store.flag_counts(run_id))
+                        measures=store.measures(run_id), flags=store.flag_counts(run_id),
+                        reviews=store.review_counts(run_id))
     verdict, results, reason = criteria.evaluate(profile, doc, stopped_early=stopped)
     status = "aborted" if stopped else "finished"
     record = store.get_run(run_id)

@@ -33,8 +33,13 @@ def wilson(k: int, n: int, z: float = Z95) -> dict[str, Any]:
 RATED_FLAGS = ("degenerate",)
 
 
+#: fewest reviewed attempts under a rate for its prediction-powered estimate: below it
+#: the normal approximation says little, and the grader-only interval stands alone
+MIN_REVIEWED = 10
+
+
 class _Tally:
-    __slots__ = ("status", "labels", "errors", "flags")
+    __slots__ = ("status", "labels", "errors", "flags", "reviewed")
 
     def __init__(self) -> None:
         self.status: Counter[str] = Counter()
@@ -42,6 +47,9 @@ class _Tally:
         self.errors: Counter[str] = Counter()
         #: valid attempts per grader flag (``degenerate``, ``judged``)
         self.flags: Counter[str] = Counter()
+        #: reviewed attempts per (grader label, person's label); the grader label is None
+        #: where the grader left the reply uncertain
+        self.reviewed: Counter[tuple[str | None, str]] = Counter()
 
     def add(self, status: str, label: str | None, error_kind: str | None, count: int) -> None:
         self.status[status] += count
@@ -72,11 +80,65 @@ class _Tally:
         }
         for flag in RATED_FLAGS:
             doc[f"{flag}_rate"] = wilson(self.flags[flag], valid)
+        labels = list(labels)
         for label in labels:  # the same rate keys in every group of a suite
             group = (groups or {}).get(label)
             denominator = sum(self.labels[g] for g in group) if group else valid
-            doc[f"{label}_rate"] = wilson(self.labels[label], denominator)
+            rate = doc[f"{label}_rate"] = wilson(self.labels[label], denominator)
+            if self.reviewed:
+                found = self._ppi(label, tuple(group or labels), rate)
+                if found:
+                    rate["ppi"] = found
+        if self.reviewed:
+            doc["review"] = self._agreement()
         return doc
+
+    def _ppi(self, label: str, group: tuple[str, ...], rate: dict[str, Any]) -> dict[str, Any] | None:
+        """The rate's prediction-powered estimate from this group's reviews (None when
+        fewer than MIN_REVIEWED of its graded attempts were reviewed)."""
+        from .ppi import Reviewed, combined
+
+        cells = [0, 0, 0, 0]
+        census: Counter[bool] = Counter()
+        for (grader, person), count in self.reviewed.items():
+            if person not in group:
+                continue
+            if grader is None:
+                census[person == label] += count
+            elif grader in group:
+                g, p = grader == label, person == label
+                cells[0 if g and p else 1 if g else 2 if p else 3] += count
+        reviewed = Reviewed(*cells)
+        if reviewed.n < MIN_REVIEWED:
+            return None
+        n_rest, k_rest = rate["n"] - reviewed.n, rate["k"] - cells[0] - cells[1]
+        uncertain = self.errors["uncertain"]
+        whole = sum(census.values()) == uncertain  # every uncertain reply reviewed: a census
+        census_k, census_n = (census[True], uncertain) if whole else (0, 0)
+        if n_rest <= 0:  # every graded attempt reviewed: the people's rate is the rate
+            exact = wilson(cells[0] + cells[2] + census_k, reviewed.n + census_n)
+            return {"value": exact["value"], "ci_low": exact["ci_low"], "ci_high": exact["ci_high"], "lam": 0.0,
+                    "n_reviewed": reviewed.n + census_n, "n": reviewed.n + census_n}
+        return combined(k_rest, n_rest, reviewed, census_k, census_n)
+
+    def _agreement(self) -> dict[str, Any]:
+        """How the grader's labels compare with people's on the reviewed attempts it
+        labelled: the confusion matrix (grader -> person -> count), the share agreed and
+        Cohen's kappa; and how many uncertain replies people labelled."""
+        confusion: dict[str, dict[str, int]] = defaultdict(dict)
+        for (grader, person), count in sorted(self.reviewed.items(), key=lambda t: (str(t[0][0]), t[0][1])):
+            if grader is not None:
+                confusion[grader][person] = confusion[grader].get(person, 0) + count
+        n = sum(sum(row.values()) for row in confusion.values())
+        agreed = sum(row.get(g, 0) for g, row in confusion.items())
+        by_person: Counter[str] = Counter()
+        for row in confusion.values():
+            by_person.update(row)
+        expected = sum(sum(row.values()) * by_person[g] for g, row in confusion.items()) / (n * n) if n else 0.0
+        observed = agreed / n if n else None
+        kappa = None if not n or expected >= 1 else (observed - expected) / (1 - expected)
+        return {"n_reviewed": n, "uncertain_reviewed": sum(c for (g, _), c in self.reviewed.items() if g is None),
+                "agreement": observed, "kappa": kappa, "confusion": dict(confusion)}
 
 
 def difference(high: dict[str, Any], low: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +184,8 @@ def _measure(found: tuple[float, float, int] | None) -> dict[str, Any]:
 def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]],
           suites: dict[str, dict[str, Any]], *, epochs: int = 1, stopped_early: bool = False,
           measures: Iterable[tuple[str, str, float, float, int]] = (),
-          flags: Iterable[tuple[str, str, str, str, str, int]] = ()) -> dict[str, Any]:
+          flags: Iterable[tuple[str, str, str, str, str, int]] = (),
+          reviews: Iterable[tuple[str, str, str, str, str | None, str | None, str, int]] = ()) -> dict[str, Any]:
     """The metrics document from grouped rows ``(suite, category, lang, status, label,
     error_kind, count)``. ``suites`` maps each suite id of the run to ``{version, cases,
     label_groups: [the labels of each scorer it uses], by_category: {category: {lang:
@@ -133,7 +196,10 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
     {min, max, n}`` in its document and in each category's (n = 0 and nulls when
     nothing was measured, so a bound on it cannot pass by default). ``flags`` are
     ``(suite, category, lang, status, flags, count)`` of flagged attempts (comma-separated
-    grader marks): each group counts its valid ones in ``flags`` and rates ``degenerate``."""
+    grader marks): each group counts its valid ones in ``flags`` and rates ``degenerate``.
+    ``reviews`` are ``(suite, category, lang, status, grader label, error_kind, person's
+    label, count)`` of the attempts people labelled: every rate with enough of them gets
+    ``ppi`` (harness.ppi), and each group that has any gets ``review`` (agreement)."""
     totals = _Tally()
     per_suite: dict[str, _Tally] = defaultdict(_Tally)
     per_cat: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
@@ -150,6 +216,12 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
         for flag in marks.split(","):
             for tally in (totals, per_suite[suite], per_cat[suite, category], per_lang[suite, lang]):
                 tally.flags[flag] += count
+    for suite, category, lang, status, grader, error_kind, person, count in reviews:
+        if status == "error" and error_kind != "uncertain":
+            continue  # an endpoint's error has no reply to review
+        key = (grader if status != "error" else None, person)
+        for tally in (totals, per_suite[suite], per_cat[suite, category], per_lang[suite, lang]):
+            tally.reviewed[key] += count
     groups: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for suite_id, info in suites.items():
         for group in info.get("label_groups", ()):

@@ -104,6 +104,7 @@ def combined(k_rest: int, n_rest: int, reviewed: Reviewed, census_k: int = 0, ce
         w = labelled / (labelled + census_n)
         exact = census_k / census_n
         value, low, high = w * value + (1 - w) * exact, w * low + (1 - w) * exact, w * high + (1 - w) * exact
-    clamp = lambda x: min(1.0, max(0.0, x))  # noqa: E731
+    def clamp(x: float) -> float:
+        return min(1.0, max(0.0, x))
     return {"value": clamp(value), "ci_low": clamp(low), "ci_high": clamp(high), "lam": lam,
             "n_reviewed": reviewed.n + census_n, "n": labelled + census_n}

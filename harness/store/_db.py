@@ -28,6 +28,7 @@ from ._records import RUN_STATUSES, RunRecord, RunStatus
 from ._schema import RESULT_FIELDS
 from ._schema import audit as audit_t
 from ._schema import results as results_t
+from ._schema import reviews as reviews_t
 from ._schema import runs as runs_t
 
 # Every column of runs but the report, in RunRecord's order.
@@ -235,6 +236,48 @@ class Store:
         with self._connection(f"cannot read results of run {run_id!r}") as conn:
             for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
                 yield AttemptResult(*row)
+
+    # -- reviews --------------------------------------------------------------------
+
+    def add_reviews(self, run_id: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Append people's labels (``key``, ``label``, ``grader_label``, ``reviewer``,
+        optional ``note``) in one transaction; earlier labels of a key stay stored and
+        the newest counts. Returns how many were added."""
+        if not rows:
+            return 0
+        now = _now()
+        values = [{"run_id": run_id, "key": r["key"], "label": r["label"], "grader_label": r.get("grader_label"),
+                   "reviewer": r["reviewer"], "note": r.get("note"), "created_at": now} for r in rows]
+        with self._connection(f"cannot store reviews of run {run_id!r}", write=True) as conn:
+            conn.execute(reviews_t.insert(), values)
+        return len(values)
+
+    def _latest_reviews(self, run_id: str) -> Any:
+        """The newest review of each key of the run, as a subquery."""
+        r = reviews_t.c
+        newest = (sa.select(r.key, sa.func.max(r.seq).label("seq")).where(r.run_id == run_id)
+                  .group_by(r.key).subquery())
+        return (sa.select(r.key, r.label, r.reviewer, r.created_at)
+                .join(newest, sa.and_(r.key == newest.c.key, r.seq == newest.c.seq)).subquery())
+
+    def reviews(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The label that counts for each reviewed key: ``{key: {label, reviewer, at}}``."""
+        latest = self._latest_reviews(run_id)
+        with self._connection(f"cannot read reviews of run {run_id!r}") as conn:
+            return {key: {"label": label, "reviewer": who, "at": at}
+                    for key, label, who, at in conn.execute(sa.select(latest))}
+
+    def review_counts(self, run_id: str) -> list[tuple[str, str, str, str, str | None, str | None, str, int]]:
+        """(suite, category, lang, status, grader label, error_kind, person's label,
+        count) over the reviewed attempts, newest review of each: what the metrics need
+        for prediction-powered rates and the grader's agreement with people."""
+        latest = self._latest_reviews(run_id)
+        c = results_t.c
+        groups = (c.suite, c.category, c.lang, c.status, c.label, c.error_kind, latest.c.label)
+        query = (sa.select(*groups, sa.func.count()).select_from(results_t.join(latest, latest.c.key == c.key))
+                 .where(c.run_id == run_id).group_by(*groups).order_by(*(g.asc().nulls_first() for g in groups)))
+        with self._connection(f"cannot count reviews of run {run_id!r}") as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     # -- audit log ------------------------------------------------------------------
 

@@ -83,6 +83,24 @@ audit = sa.Table(
     sqlite_autoincrement=True,
 )
 
+#: People's labels of attempts (the reviewed sample of issue 13): appended, never edited;
+#: a correction is a new row, and the newest row of a (run, key) is the one that counts.
+#: ``grader_label`` keeps what the grader said when the person labelled, for the audit.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", name="fk_reviews_run", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("grader_label", sa.Text),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Index("ix_reviews_run_key", "run_id", "key", "seq"),
+    sqlite_autoincrement=True,
+)
+
 # -- the certification platform (harness serve) ----------------------------------------
 # Times here are epoch seconds (float): leases and expiry are compared as numbers.
 
