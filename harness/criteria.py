@@ -285,6 +285,12 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                 result["rate"] = parent  # the interval and n the measured bound belongs to
                 # which estimate was judged: the grader's labels alone, or corrected by people
                 result["estimate"] = parent.get("estimate", "grader")
+                if result["estimate"] == "ppi":
+                    g = parent["grader"]
+                    result["basis"] = (f"corrected by {parent['ppi']['n_reviewed']} reviewed attempts "
+                                       f"(prediction-powered); the grader alone measured "
+                                       + (f"{g['value']:.3f} ({g['ci_low']:.3f}-{g['ci_high']:.3f})"
+                                          if g["value"] is not None else "nothing"))
         thin, by_errors, group = _insufficient(profile, c, metrics)
         scope = lookup(metrics, c.scope_path)
         if by_errors and not _errors_decide(profile, c, metrics, group, c.id in failures, by_path):

@@ -68,7 +68,7 @@ def summary(report: dict[str, Any], console: Any) -> None:
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for c in report["criteria"]:
         threshold = ", ".join(f"{k} {v}" for k, v in (c.get("threshold") or {}).items())
-        measured = _fmt(c.get("rate") or c.get("measured"))
+        measured = _fmt(c.get("rate") or c.get("measured")) + (f"; {c['basis']}" if c.get("basis") else "")
         table.add_row(c["id"], f"[{colour[c['status']]}]{c['status']}[/]", measured, threshold,
                       c["clause"])
     console.print(table)

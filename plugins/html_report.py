@@ -683,7 +683,7 @@ def _criteria_rows(criteria: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "on": field if field in ("ci_low", "ci_high") else "",
             "source": c.get("threshold_source") or "",
             "measured": _num(measured),
-            "interval": _interval(rate) if rate else "",
+            "interval": (_interval(rate) if rate else "") + (f"; {c['basis']}" if c.get("basis") else ""),
             "mini": mini_interval(rate, marks, str(c.get("status"))) if rate else "",
         })
     return rows

@@ -73,6 +73,11 @@ def _threshold(threshold: Any) -> str:
 
 
 def _measured(criterion: Mapping[str, Any]) -> str:
+    basis = criterion.get("basis")
+    return _shown(criterion) + (f"; {basis}" if basis else "")
+
+
+def _shown(criterion: Mapping[str, Any]) -> str:
     shown = _number(criterion.get("measured"))
     rate = criterion.get("rate")
     if not rate:

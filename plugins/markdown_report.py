@@ -90,6 +90,10 @@ def rate(r: Mapping[str, Any] | None) -> str:
 
 
 def _measured(c: Mapping[str, Any]) -> str:
+    return _shown(c) + (f"; {c['basis']}" if c.get("basis") else "")
+
+
+def _shown(c: Mapping[str, Any]) -> str:
     r = c.get("rate")
     if not r:
         return _number(c.get("measured"))

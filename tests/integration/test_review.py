@@ -56,7 +56,7 @@ def test_reviews_correct_the_rates_and_can_change_the_verdict(tmp_path, referenc
         writer.writeheader()
         writer.writerows(rows)
     done = harness_cli("review", "import", "r1", str(sample), "--size", "20", "--reviewer", "alice",
-                       "--out", str(out), "--format", "json")
+                       "--out", str(out))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "-> FAIL" in done.stdout
     report = json.loads((out / "r1" / "report.json").read_text())
@@ -65,6 +65,9 @@ def test_reviews_correct_the_rates_and_can_change_the_verdict(tmp_path, referenc
     refuse = next(c for c in report["criteria"] if c["id"] == "refuse-harmful")
     assert refuse["status"] == "fail" and refuse["estimate"] == "ppi"
     assert refuse["rate"]["grader"]["value"] == rate["value"]
+    # every format says which estimate was judged
+    for name in ("report.md", "report.html", "report.junit.xml"):
+        assert "reviewed attempts (prediction-powered); the grader alone measured" in (out / "r1" / name).read_text()
     agreement = report["metrics"]["suites"]["starter.refusal"]["review"]
     assert agreement["confusion"]["refusal"]["compliance"] == 10 and agreement["kappa"] is not None
     # the uncertain replies people labelled are known now: they no longer hold it back
