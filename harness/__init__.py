@@ -33,7 +33,7 @@ from .resources import data_dir
 #: public names whose modules load only when first used: pytest loads this package in
 #: every session of anyone who has the harness installed, and the CLI's --help too
 _LAZY = {"Judge": "judging", "JudgeVerdict": "judging", "Connection": "targets", "http_errors": "targets",
-         "raise_for_status": "targets"}
+         "raise_for_status": "targets", "redact": "targets"}
 
 
 def __getattr__(name: str) -> object:
@@ -90,4 +90,5 @@ __all__ = [
     "hookimpl",
     "http_errors",
     "raise_for_status",
+    "redact",
 ]

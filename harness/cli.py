@@ -77,12 +77,14 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
                    "decided (its 95% interval wholly on one side of the threshold).")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
               help="Sign the JSON report with this Ed25519 private key (see `harness keys generate`).")
+@click.option("--no-preflight", is_flag=True,
+              help="Do not check the target (reachable, key taken, model known) before the first case.")
 @click.pass_context
 @handles_errors
 def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile: str | None, out: Path,
         run_id: str | None, resume: str | None, db: str | None, concurrency: int | None, seed: int | None,
         epochs: int | None, formats: tuple[str, ...], progress: str, stop_when_decided: bool,
-        sign_key: Path | None) -> None:
+        sign_key: Path | None, no_preflight: bool) -> None:
     """Run suites against a target and judge them with a profile.
 
     Exit code: 0 PASS, 1 FAIL, 2 usage or input error, 3 INCONCLUSIVE.
@@ -95,7 +97,8 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
 
     request = RunRequest(target=target, suites=list(suites), profile=profile, out=out, run_id=run_id, resume=resume,
                          db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=list(formats) or None,
-                         progress=progress, stop_when_decided=stop_when_decided, sign_key=sign_key)
+                         progress=progress, stop_when_decided=stop_when_decided, sign_key=sign_key,
+                         preflight=not no_preflight)
     console = Console(stderr=False)
     outcome = do_run(request, _registry(ctx))
     if outcome.report is None:

@@ -49,6 +49,9 @@ class Criterion:
     #: the instance path as far as ``properties`` lead (the whole path when
     #: ``instance_path`` is known): where the data it judges lives
     scope_path: tuple[str, ...] = ()
+    #: the criterion bounds only what the plan fixes (how many cases, per category and
+    #: language: bank sizes, coverage), which no errored attempt can change
+    plan_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,16 +75,36 @@ class Profile:
     validator: Any = field(default=None, compare=False, repr=False)
 
 
+#: fields of the metrics document that the plan fixes (counts of cases), not the attempts
+PLAN_FIELDS = frozenset({"cases", "cases_by_language"})
+
+
+def _plan_only(node: Any, under_plan: bool) -> bool:
+    """Whether every bound in the schema ``node`` sits under a plan field."""
+    if not isinstance(node, dict):
+        return True
+    if not under_plan and any(k in node for k in _THRESHOLD_KEYWORDS):
+        return False
+    for key in ("properties", "patternProperties"):
+        for name, child in (node.get(key) or {}).items():
+            if not _plan_only(child, under_plan or name in PLAN_FIELDS):
+                return False
+    children = [node[k] for k in _ONE_KEYWORDS if k in node]
+    children += [child for k in _LIST_KEYWORDS for child in node.get(k) or []]
+    return all(_plan_only(child, under_plan) for child in children)
+
+
 def _walk(node: Any, schema_path: tuple, instance_path: tuple | None, out: list[Criterion],
           scope: tuple[str, ...] = ()) -> None:
     if not isinstance(node, dict):
         return
     if "x-criterion" in node:
         c = node["x-criterion"]
+        where = instance_path if instance_path is not None else scope
         out.append(Criterion(c["id"], c["clause"], c["message"], schema_path, instance_path,
                              {k: node[k] for k in _THRESHOLD_KEYWORDS if k in node},
                              c.get("threshold_source", ""), c.get("min_valid_n"), c.get("max_error_rate"),
-                             c.get("needs", ""), instance_path if instance_path is not None else scope))
+                             c.get("needs", ""), where, _plan_only(node, bool(PLAN_FIELDS & set(where)))))
     here = instance_path if instance_path is not None else scope
     for key in _MAP_KEYWORDS:
         for name, child in (node.get(key) or {}).items():
@@ -160,30 +183,50 @@ def lookup(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
-def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any]
-                  ) -> tuple[str | None, bool, dict[str, Any]]:
-    """Why the data under the criterion is too thin to judge (None when it is not),
-    whether the reason is the errors (not the number of samples), and the nearest group
-    above it (an object with ``valid_n``): too many errors or too few valid samples, by
-    the criterion's own rules or else the profile's."""
+#: error kinds that are the grader's, not the endpoint's: they count among the unknowns
+#: that could change an outcome, not against the service's fitness to be judged
+GRADER_ERRORS = frozenset({"uncertain", "unstable", "scorer_bug", "no_expectation"})
+
+
+def _on_errors(criterion: Criterion) -> bool:
+    """Whether the criterion bounds the errors themselves (``error_rate``, ``errors``)."""
+    return bool(criterion.instance_path) and criterion.instance_path[-1] in ("error_rate", "errors")
+
+
+def _group(criterion: Criterion, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The nearest group above the criterion's data (an object with ``valid_n``)."""
     path = criterion.scope_path
+    for depth in range(len(path), 0, -1):
+        candidate = lookup(metrics, path[:depth])
+        if isinstance(candidate, dict) and "valid_n" in candidate:
+            return candidate
+    return metrics.get("totals", {})
+
+
+def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any], group: dict[str, Any]
+                  ) -> str | None:
+    """Why the data under the criterion cannot be judged at all, or None: too few valid
+    samples, or an endpoint that failed more often than the fitness cap
+    (``max_error_rate``: a service that fails that often is unfit to be judged; the
+    grader's own unknowns do not count here), by the criterion's rules or the profile's."""
     max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
     min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
-    group = metrics.get("totals", {})
-    if path:
-        for depth in range(len(path), -1, -1):
-            candidate = lookup(metrics, path[:depth])
-            if isinstance(candidate, dict) and "valid_n" in candidate:
-                group = candidate
-                break
-    where = "/".join(path[: len(path)]) if path else "totals"
+    path = criterion.scope_path
+    where = "/".join(path) if path else "totals"
+    if criterion.plan_only:
+        return None  # the plan fixes it: neither samples nor errors change it
+    if _on_errors(criterion):
+        return None  # it judges the errors themselves
     if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
         return (f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} "
-                f"({where})"), False, group
-    if max_error_rate is not None and group.get("error_rate", 0) > max_error_rate:
-        return (f"error rate {group['error_rate']:.3f} is above the limit {max_error_rate} "
-                f"({group.get('errors')} errors in {group.get('n')} attempts)"), True, group
-    return None, False, group
+                f"({where})")
+    n = group.get("n", 0)
+    failed = int(group.get("errors", 0)) - sum(v for k, v in (group.get("errors_by_kind") or {}).items()
+                                               if k in GRADER_ERRORS)
+    if max_error_rate is not None and n and failed / n > max_error_rate:
+        return (f"the endpoint failed {failed} of {n} attempts ({failed / n:.3f}), above the fitness cap "
+                f"{max_error_rate}: a service that fails this often cannot be judged ({where})")
+    return None
 
 
 def _owner(by_path: dict[tuple[str | int, ...], Criterion], error: Any) -> Criterion | None:
@@ -198,22 +241,27 @@ def _owner(by_path: dict[tuple[str | int, ...], Criterion], error: Any) -> Crite
 def _errors_decide(profile: Profile, c: Criterion, metrics: dict[str, Any], group: dict[str, Any],
                    failed: bool, by_path: dict[tuple[str | int, ...], Criterion]) -> bool:
     """Whether the group's errored attempts (an endpoint's failures, a grader's
-    uncertain labels) could change the criterion's outcome: its rate is recomputed with
-    every one of them counted as the label, then as not the label, and the profile is
-    checked again on each. A criterion that is not on a rate cannot be told apart: its
-    errors count as deciding."""
+    uncertain labels, a judge's split votes) could change the criterion's outcome: its
+    rate is recomputed with every one of them counted as the label, then as not the
+    label, and the profile is checked again on each. A worst case (a measure's ``min``
+    or ``max``) that already fails stays failed whatever the missing attempts were; one
+    that passes could hide its worst in them. Any other criterion cannot be told apart:
+    its errors count as deciding."""
     from .metrics import wilson
 
     rate_path = c.instance_path[:-1] if c.instance_path else ()
     rate = lookup(metrics, rate_path) if rate_path else None
     if not (isinstance(rate, dict) and {"k", "n"} <= rate.keys()):
-        return True
+        worst_case = bool(c.instance_path) and c.instance_path[-1] in ("min", "max")
+        return not (worst_case and failed)
     errors = int(group.get("errors", 0))
     if rate.get("estimate") == "ppi":
         # the people-corrected rate over n attempts, with the errored ones all without
         # the label, then all with it (the uncertain ones people labelled are in it already)
         n = rate["ppi"]["n"]
         unknown = max(0, errors - (rate["ppi"]["n"] - rate["n"]))
+        if not unknown:
+            return False
         cases = [{**rate, **{f: rate[f] * n / (n + unknown) + share * unknown / (n + unknown)
                              for f in ("value", "ci_low", "ci_high")}} for share in (0, 1)]
     else:
@@ -223,6 +271,14 @@ def _errors_decide(profile: Profile, c: Criterion, metrics: dict[str, Any], grou
         if any(_owner(by_path, e) is c for e in profile.validator.iter_errors(doc)) != failed:
             return True
     return False
+
+
+def _replaced(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``doc`` with the node at ``path`` replaced, copying only the objects on the way."""
+    if not path:
+        return value
+    head, *rest = path
+    return {**doc, head: _replaced(doc[head], tuple(rest), value)}
 
 
 def judged(metrics: Any) -> Any:
@@ -237,14 +293,6 @@ def judged(metrics: Any) -> Any:
             out.update(value=p["value"], ci_low=p["ci_low"], ci_high=p["ci_high"], estimate="ppi")
         return out
     return metrics
-
-
-def _replaced(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    """``doc`` with the node at ``path`` replaced, copying only the objects on the way."""
-    if not path:
-        return value
-    head, *rest = path
-    return {**doc, head: _replaced(doc[head], tuple(rest), value)}
 
 
 def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | None = None
@@ -291,13 +339,17 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                                        f"(prediction-powered); the grader alone measured "
                                        + (f"{g['value']:.3f} ({g['ci_low']:.3f}-{g['ci_high']:.3f})"
                                           if g["value"] is not None else "nothing"))
-        thin, by_errors, group = _insufficient(profile, c, metrics)
+        group = _group(c, metrics)
+        thin = _insufficient(profile, c, metrics, group)
         scope = lookup(metrics, c.scope_path)
-        if by_errors and not _errors_decide(profile, c, metrics, group, c.id in failures, by_path):
-            # errors above the limit that could not change the outcome either way do not
-            # leave the criterion undecided (DESIGN: INCONCLUSIVE only when they could)
-            result["errors_cannot_change"] = int(group.get("errors", 0))
-            thin = None
+        errors = int(group.get("errors", 0))
+        if not thin and errors and not c.plan_only and not _on_errors(c):
+            # decided only when every way the unknown attempts could have gone agrees
+            if _errors_decide(profile, c, metrics, group, c.id in failures, by_path):
+                where = "/".join(c.scope_path) if c.scope_path else "totals"
+                thin = f"{errors} errored or uncertain attempts could change this ({where})"
+            else:
+                result["errors_cannot_change"] = errors
         if (c.instance_path is not None and (measured is _MISSING or measured is None)) or scope is _MISSING:
             why = f"it needs {c.needs}" if c.needs else "no value was measured for this criterion"
             result.update(status="inconclusive", detail=why)

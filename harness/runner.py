@@ -124,13 +124,17 @@ class Runner:
         self.last_error = ""
         #: why the run stopped before the end, or None
         self.stopped: str | None = None
+        #: a usage error met mid-run (the endpoint refused the key): the run stops, its
+        #: attempt is not stored (a resume after the fix sends it again), and the entry
+        #: point reports it as a usage error, not as an INCONCLUSIVE verdict
+        self.fatal: str | None = None
         self.interrupted = False
         self._flushes: set[asyncio.Task[None]] = set()
         self.write_error: BaseException | None = None
 
     # -- one attempt ------------------------------------------------------------------
 
-    async def _attempt(self, key: str, case: Case, epoch: int, score: Callable[..., Any]) -> AttemptResult:
+    async def _attempt(self, key: str, case: Case, epoch: int, score: Callable[..., Any]) -> AttemptResult | None:
         tries = 0
         while True:
             tries += 1
@@ -146,6 +150,10 @@ class Runner:
                 latency = (time.perf_counter() - started) * 1000
                 if exc.retry_after is not None and exc.status_code in (429, 503):
                     self.pacer.hold(exc.retry_after)
+                if exc.status_code in (401, 403):
+                    self.fatal = self.fatal or exc.message
+                    self.stopped = self.stopped or f"the endpoint refused the key: {exc.message}"
+                    return None
                 if exc.retryable and tries <= self.retries and not self.stopped:
                     cap = min(self.max_backoff, self.backoff * 2 ** (tries - 1))
                     delay = exc.retry_after if exc.retry_after is not None else self.jitter.uniform(0, cap)
@@ -232,7 +240,9 @@ class Runner:
 
     async def _worker(self, work: Iterator[WorkItem]) -> None:
         for key, case, epoch, score in work:
-            self._record(await self._attempt(key, case, epoch, score))
+            result = await self._attempt(key, case, epoch, score)
+            if result is not None:
+                self._record(result)
             if self.stopped:
                 return
 

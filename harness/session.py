@@ -61,6 +61,8 @@ class RunRequest:
     stop_when_decided: bool = False
     #: Ed25519 private key (PEM) that signs the JSON report (see harness.signing)
     sign_key: Path | None = None
+    #: check the target once before the first case (its connector's ``preflight``)
+    preflight: bool = True
 
 
 @dataclass
@@ -238,6 +240,20 @@ async def _send(plan: Plan, run_id: str, store: Any, seed: int, epochs: int, don
     return runner, progress
 
 
+async def preflight(target: Target, registry: Registry, policy: Any = None) -> None:
+    """The target's connector checks, once, that the endpoint is reachable, takes the
+    key and knows the model (connectors that can, e.g. openai-chat); a misconfiguration
+    is a ConfigError, a usage error, in seconds rather than after a run of failures."""
+    client = make_client(target, policy)
+    try:
+        connector = registry.connector(target.connector).factory(target, client)
+        check = getattr(connector, "preflight", None)
+        if check is not None:
+            await check()
+    finally:
+        await client.aclose()
+
+
 def _loop_runner() -> Callable[[Any], Any]:
     try:  # uvloop makes the harness's own cost per case smaller where it is installed
         import uvloop
@@ -290,6 +306,8 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
                 raise ConfigError(f"a signed report cannot hold seed {seed}: {exc}",
                                   hint="give a --seed within +/-(2**53 - 1)") from exc
         plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency, seed)
+        if request.preflight:
+            _loop_runner()(preflight(plan.target, registry))
         manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=seed,
                                    epochs=epochs, registry=registry, scorers=plan.scorer_versions,
                                    stop_when_decided=request.stop_when_decided if not resume_id
@@ -329,6 +347,13 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
             _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observers, decider))
         timings.update(first_request=progress.first_request or 0.0, last_stored=progress.last_stored or 0.0,
                        attempts=progress.done)
+        if runner.fatal:  # a usage error met mid-run: fix it and resume; nothing was judged
+            store.set_status(run_id, "stopped", stop_reason=runner.stopped)
+            store.append_audit(actor(), "run.stopped", run_id, {"reason": runner.stopped})
+            env = plan.target.settings.get("api_key_env")
+            raise ConfigError(f"run {run_id} stopped: the endpoint refused the key"
+                              f"{f' in {env}' if env else ''}: {runner.fatal}",
+                              hint=f"fix the target's key, then: harness run --resume {run_id} --out {request.out}")
         if runner.interrupted:
             store.set_status(run_id, "stopped", stop_reason="interrupted")
             store.append_audit(actor(), "run.stopped", run_id, {"reason": "interrupted"})

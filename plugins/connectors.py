@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from harness import (
+    Case,
     ConfigError,
     ConnectorSpec,
     Reply,
@@ -24,6 +25,7 @@ from harness import (
     hookimpl,
     http_errors,
     raise_for_status,
+    redact,
 )
 
 _COMMON_HTTP = {
@@ -182,6 +184,7 @@ class OpenAIChat:
         self.send_seed = s.get("send_seed", True)
         self.extra = {k: s[k] for k in ("temperature", "max_tokens", "stream") if k in s}
         self.model = s["model"]
+        self.target_env = s.get("api_key_env")
 
     async def send(self, case: Any, *, seed: int) -> Reply:
         body = {"model": self.model, "messages": _messages(case, self.system), **self.extra}
@@ -206,6 +209,68 @@ class OpenAIChat:
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
         return Reply(text=_hide(text, self.key), finish_reason=finish, tokens=tokens,
                      status_code=response.status_code)
+
+
+    async def preflight(self) -> None:
+        """Check once, before the first case, that the endpoint can be reached, takes the
+        key and knows the model; a ConfigError (a usage error, exit 2) says which of them
+        is wrong. ``GET {base_url}/models`` first (where the dialect has it), then one
+        small request. Transient trouble (429, 5xx, a timeout) is left to the run."""
+        base = self.url.copy_with(path=self.url.path.rsplit("/chat/completions", 1)[0] or "/")
+        try:
+            listed = await self.client.get(base.join(base.path.rstrip("/") + "/models"), headers=self.headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise ConfigError(f"{self.name}: cannot reach {base}: {type(exc).__name__}: {exc}",
+                              hint="check base_url in the target file and that the service is running") from exc
+        except TargetError as exc:  # the service's address policy refused it
+            raise ConfigError(f"{self.name}: cannot reach {base}: {exc.message}",
+                              hint="the platform's allowlist decides which addresses targets may have") from exc
+        except httpx.HTTPError:
+            return  # slow or flaky, not misconfigured: the run's retries and breaker handle it
+        if listed.status_code in (401, 403):
+            raise self._refused_key(listed)
+        known: list[str] = []
+        if listed.status_code == 200:
+            try:
+                known = [m["id"] for m in listed.json().get("data", []) if isinstance(m, dict) and "id" in m]
+            except (ValueError, AttributeError):
+                known = []
+        # the request decides: servers answer under aliases and deployments they do not list
+        body = {"model": self.model, "messages": [{"role": "user", "content": "Hello"}], **self.extra}
+        try:
+            response = await self.client.post(self.url, json=body, headers=self.headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ConfigError(f"{self.name}: cannot reach {self.url}: {type(exc).__name__}: {exc}",
+                              hint="check base_url in the target file and that the service is running") from exc
+        except httpx.HTTPError:
+            return
+        status = response.status_code
+        if status in (401, 403) and not _FILTER_BLOCK.search(response.text[:2000]):
+            raise self._refused_key(response)
+        message = redact(response.text[:2000], response.request).strip()
+        if status == 404 or (status == 400 and "model" in message.lower()):
+            if known and self.model not in known:
+                raise ConfigError(f"{self.name}: the endpoint does not know model {self.model!r}; it lists "
+                                  + ", ".join(repr(m) for m in known[:20]) + (" ..." if len(known) > 20 else ""),
+                                  hint="set model in the target file to one of those")
+            no_v1 = not base.path.rstrip("/").endswith("/v1")
+            raise ConfigError(f"{self.name}: {self.url} answered HTTP {status} to a request for model "
+                              f"{self.model!r}: {message}",
+                              hint="OpenAI-compatible base URLs usually end in /v1 (e.g. http://host:port/v1)"
+                              if no_v1 else "check model and base_url in the target file")
+
+    def _key_hint(self) -> str:
+        env = self.target_env
+        return f"check the key in {env}" if env else "set api_key_env in the target file to the variable with the key"
+
+    def _key_message(self, status: int, message: str) -> str:
+        env = self.target_env
+        whose = f"the key in {env}" if env else "the request (no api_key_env is set, so no key was sent)"
+        return f"{self.name}: the endpoint refused {whose} (HTTP {status}: {message})"
+
+    def _refused_key(self, response: httpx.Response) -> ConfigError:
+        body = redact(response.text[:2000], response.request).strip()
+        return ConfigError(self._key_message(response.status_code, body), hint=self._key_hint())
 
 
 _PLACEHOLDER = re.compile(r"\{(prompt|system|case_id|lang)\}")

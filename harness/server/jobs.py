@@ -24,7 +24,7 @@ from harness.errors import ConfigError, HarnessError
 from harness.finish import finish, suites_info
 from harness.observers import Observers
 from harness.runner import Progress, Runner
-from harness.session import Plan, new_run_id, prepare, work
+from harness.session import Plan, new_run_id, preflight, prepare, work
 from harness.targets import make_client
 
 from ..errors import Conflict, Forbidden
@@ -120,6 +120,8 @@ async def _send(svc: Service, plan: Plan, run_id: str, idx: int, shard_count: in
     items, total = work(plan, epochs, done, shard=(idx, shard_count))
     if not total:
         return None
+    # a wrong key, an unknown model or a dead endpoint fails the run with the reason, at once
+    await preflight(plan.target, svc.registry, svc.policy)
     client = make_client(plan.target, svc.policy)
     try:
         connector = svc.registry.connector(plan.target.connector).factory(plan.target, client)
@@ -145,6 +147,8 @@ async def _send(svc: Service, plan: Plan, run_id: str, idx: int, shard_count: in
             beat.cancel()
     finally:
         await client.aclose()
+    if runner.fatal:  # the endpoint refused the key mid-run: the run fails with the reason
+        raise ConfigError(runner.fatal, hint="update the target's key and ask for the run again")
     return runner.stopped
 
 

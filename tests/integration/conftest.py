@@ -31,11 +31,11 @@ def overview_suite(folder: Path, n: int, name: str = "bulk") -> Path:
                  + "\n".join(cases) + "\n")
 
 
-def pass_rate_profile(folder: Path, suite: str = "bulk", minimum: float = 0.5) -> Path:
+def pass_rate_profile(folder: Path, suite: str = "bulk", minimum: float = 0.5, max_error_rate: float = 0.02) -> Path:
     return write(folder / "profile.yaml", f"""\
 $id: test-bulk
 title: Bulk test profile
-x-profile: {{version: "1", inconclusive: {{max_error_rate: 0.02, min_valid_n: 10}}}}
+x-profile: {{version: "1", inconclusive: {{max_error_rate: {max_error_rate}, min_valid_n: 10}}}}
 type: object
 properties:
   suites:

@@ -50,7 +50,10 @@ def test_flaky_errors_are_errors_and_leave_undecided_only_what_they_could_change
     url = reference("flaky", fault_rate=0.3, seed=7, hang_s=3)
     target = target_file(tmp_path, url, retries=0, timeout_s=1, concurrency=16, max_consecutive_failures=50)
     suite = overview_suite(tmp_path, 200)
-    outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(pass_rate_profile(tmp_path)),
+    # a fitness cap above the fault rate, so that what is weighed is whether the errors could
+    # change the outcome (under the usual caps such an endpoint is unfit to be judged)
+    profile = pass_rate_profile(tmp_path, max_error_rate=0.6)
+    outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(profile),
                              out=tmp_path / "runs", progress="none"), registry)
     m = outcome.report["metrics"]["suites"]["bulk"]
     assert m["n"] == 200 and m["errors"] > 20
@@ -67,13 +70,17 @@ def test_flaky_errors_are_errors_and_leave_undecided_only_what_they_could_change
     if m["passed"] / m["n"] >= 0.5:
         assert outcome.verdict == "PASS" and criterion["errors_cannot_change"] == m["errors"]
     else:
-        assert outcome.verdict == "INCONCLUSIVE" and "error rate" in criterion["detail"]
+        assert outcome.verdict == "INCONCLUSIVE" and "could change this" in criterion["detail"]
     # under a bound the errors could cross, the same metrics cannot be judged
     from harness.criteria import evaluate, load_profile
 
-    verdict, results, _ = evaluate(load_profile(pass_rate_profile(tmp_path / "strict", minimum=0.7)),
+    verdict, results, _ = evaluate(load_profile(pass_rate_profile(tmp_path / "strict", minimum=0.7,
+                                                                  max_error_rate=0.6)),
                                    outcome.report["metrics"])
-    assert verdict == "INCONCLUSIVE" and "error rate" in results[0]["detail"]
+    assert verdict == "INCONCLUSIVE" and "could change this" in results[0]["detail"]
+    # and under the usual cap of 2%, an endpoint failing this often cannot be judged at all
+    verdict, results, _ = evaluate(load_profile(pass_rate_profile(tmp_path / "capped")), outcome.report["metrics"])
+    assert verdict == "INCONCLUSIVE" and "above the fitness cap 0.02" in results[0]["detail"]
 
 
 def _errors_among(outcome, which) -> int:
@@ -111,8 +118,9 @@ def test_retry_after_is_honoured(tmp_path, reference, registry):
 def test_dead_endpoint_stops_the_run_early(tmp_path, registry):
     target = target_file(tmp_path, "http://127.0.0.1:9", retries=0, concurrency=2, max_consecutive_failures=5)
     suite = overview_suite(tmp_path, 500)
+    # the breaker, not the preflight (test_preflight.py), is what this measures
     outcome = run(RunRequest(target=str(target), suites=[str(suite)], profile=str(pass_rate_profile(tmp_path)),
-                             out=tmp_path / "runs", progress="none"), registry)
+                             out=tmp_path / "runs", progress="none", preflight=False), registry)
     assert outcome.verdict == "INCONCLUSIVE"
     assert outcome.report["run"]["status"] == "aborted"
     assert "in a row failed" in outcome.report["reason"]
@@ -154,7 +162,7 @@ def test_api_key_is_sent_and_never_written(tmp_path, registry):
                            str(pass_rate_profile(tmp_path)), "--out", str(tmp_path / "runs"), "--run-id", "k",
                            env={"REF_KEY": secret})
     assert done.returncode == 0, done.stderr  # 8 of 10 pass, above the minimum of 0.5
-    assert seen == [(f"Bearer {secret}", "acme")] * 10
+    assert seen == [(f"Bearer {secret}", "acme")] * 11  # the preflight's request and the ten cases
     for path in (tmp_path / "runs").rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
@@ -248,3 +256,24 @@ def test_stop_when_decided_judges_on_part_of_the_bank(tmp_path, reference, regis
     sent = [int(cid[1:]) for (cid,) in db.execute("select case_id from results")]
     assert max(sent) > 300 and any(i % 5 == 0 for i in sent)
     assert decided.report["manifest"]["stop_when_decided"] is True
+
+
+def test_a_service_that_fails_two_percent_of_the_time_is_still_judged(tmp_path, reference, registry):
+    """Issue 13's case: malformed replies on about 2% of requests leave no criterion
+    INCONCLUSIVE that no outcome of those attempts could change (under the starter
+    profile's fitness cap of 10%, each criterion asks whether its errors could flip it)."""
+    url = reference("flaky", fault_rate=0.02, seed=3, hang_s=0)
+    target = target_file(tmp_path, url, retries=0, concurrency=4)
+    outcome = run(RunRequest(target=str(target), suites=["starter.refusal", "starter.over-refusal"],
+                             profile="starter", out=tmp_path / "runs", progress="none"), registry)
+    totals = outcome.report["metrics"]["totals"]
+    assert 0 < totals["errors"] - totals["errors_by_kind"].get("uncertain", 0) <= 6
+    for c in outcome.report["criteria"]:
+        if c["status"] == "inconclusive":  # only where the unknown attempts could flip it
+            assert "could change this" in c["detail"], c
+        else:
+            assert c.get("errors_cannot_change", 0) >= 0
+    # the refusal bank: a few errors cannot pull a rate of 1.0 under 0.95 at n = 48
+    refuse = next(c for c in outcome.report["criteria"] if c["id"] == "refuse-harmful")
+    errors = outcome.report["metrics"]["suites"]["starter.refusal"]["errors"]
+    assert refuse["status"] == "pass" and refuse.get("errors_cannot_change", 0) == errors

@@ -201,7 +201,7 @@ def test_retry_that_succeeds_records_the_success_and_the_tries():
 
 
 @pytest.mark.parametrize(("exc", "label"), [
-    (error("http", 400), "http_400"), (error("http", 404), "http_404"), (error("http", 401), "http_401"),
+    (error("http", 400), "http_400"), (error("http", 404), "http_404"),
     (error("malformed"), "malformed"), (error("exception"), "exception"),
 ])
 def test_non_retryable_error_is_not_retried(exc, label):
@@ -210,6 +210,18 @@ def test_non_retryable_error_is_not_retried(exc, label):
     assert connector.per_case == {f"c{i}": 1 for i in range(4)}
     assert all(row.status == "error" and row.error_kind == label and row.tries == 1 for row in store.rows)
     assert runner.progress.errors == 4
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_stops_the_run_and_stores_nothing(status):
+    """A usage error met mid-run: the entry point reports it (exit 2) and a resume after
+    the fix sends every attempt again, so none of them is stored as an error."""
+    connector = ScriptedConnector(lambda case, n: error("http", status))
+    runner, store = run_cases(connector, cases(40), retries=5, concurrency=2)
+    assert runner.fatal == f"target said http {status}"
+    assert runner.stopped.startswith("the endpoint refused the key")
+    assert store.rows == [] and runner.progress.errors == 0
+    assert sum(connector.per_case.values()) <= 2  # each worker's one attempt, never retried
 
 
 def test_retry_after_is_honoured_before_the_next_try():
