@@ -281,6 +281,66 @@ def _replaced(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[st
     return {**doc, head: _replaced(doc[head], tuple(rest), value)}
 
 
+_BOUNDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+
+
+def _leaves(node: Any, instance: Any, path: tuple[str, ...]) -> list[tuple[float, str, float, tuple[str, ...]]]:
+    """(margin, keyword, bound, path) of every numeric bound in the schema ``node``
+    that holds a value in ``instance``; the margin is how far the value is inside its
+    bound (negative: outside). Follows properties, patternProperties,
+    additionalProperties and allOf, as the validator does."""
+    import re
+
+    out: list[tuple[float, str, float, tuple[str, ...]]] = []
+    if not isinstance(node, dict):
+        return out
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool):
+        for keyword in _BOUNDS:
+            if isinstance(node.get(keyword), (int, float)):
+                bound = node[keyword]
+                margin = instance - bound if "inimum" in keyword else bound - instance
+                out.append((margin, keyword, bound, path))
+    if isinstance(instance, dict):
+        named = node.get("properties") or {}
+        patterns = node.get("patternProperties") or {}
+        for key, value in instance.items():
+            matched = False
+            if key in named:
+                out += _leaves(named[key], value, (*path, key))
+                matched = True
+            for pattern, child in patterns.items():
+                if re.search(pattern, key):
+                    out += _leaves(child, value, (*path, key))
+                    matched = True
+            if not matched and isinstance(node.get("additionalProperties"), dict):
+                out += _leaves(node["additionalProperties"], value, (*path, key))
+    for child in node.get("allOf") or []:
+        out += _leaves(child, instance, path)
+    return out
+
+
+def _tightest(profile: Profile, c: Criterion, metrics: dict[str, Any]) -> tuple[float, str, float, str] | None:
+    """For a criterion whose value is not one number: the value nearest its bound (or
+    furthest outside it), its bound and where it is, so no criterion passes unshown."""
+    node: Any = profile.schema
+    for part in c.schema_path:
+        node = node[part]
+    found = _leaves(node, lookup(metrics, c.scope_path), c.scope_path)
+    if not found:
+        return None
+    margin, keyword, bound, path = min(found, key=lambda t: t[0])
+    value = margin + bound if "inimum" in keyword else bound - margin
+    return value, keyword, bound, pointer(path)
+
+
+def _missing_key(error: Any) -> str | None:
+    """The key a ``required`` error is about ("'x' is a required property")."""
+    import re
+
+    found = re.match(r"^'(.*)' is a required property$", error.message)
+    return found.group(1) if found else None
+
+
 def judged(metrics: Any) -> Any:
     """The metrics as the criteria judge them: every rate that people's reviews corrected
     (``ppi``) stands at its prediction-powered estimate and interval, marked ``estimate:
@@ -314,8 +374,15 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                  "pointer": pointer(error.absolute_path), "measured": None, "threshold": None,
                  "message": message}
         if error.validator == "required":
-            entry.update(status="inconclusive", detail=f"the run did not measure this: {message}")
-            missing.append(entry)
+            # jsonschema gives one error per missing key: one row each, naming its key
+            key = _missing_key(error)
+            at = pointer([*error.absolute_path, key]) if key else pointer(error.absolute_path)
+            what = (f"suite {key} was not run: the profile requires it" if key and list(error.absolute_path) == ["suites"]
+                    else f"missing required key {key!r}" if key else message)
+            entry.update(id="schema:" + at, pointer=at, message=what, status="inconclusive",
+                         detail=f"the run did not measure this: {what}")
+            if all(m["id"] != entry["id"] for m in missing):
+                missing.append(entry)
         else:
             entry.update(status="fail", detail=message)
             loose.append(entry)
@@ -341,16 +408,28 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                                           if g["value"] is not None else "nothing"))
         group = _group(c, metrics)
         thin = _insufficient(profile, c, metrics, group)
+        unfit = bool(thin) and "fitness cap" in thin
         scope = lookup(metrics, c.scope_path)
         errors = int(group.get("errors", 0))
-        if not thin and errors and not c.plan_only and not _on_errors(c):
+        if (not thin or unfit) and errors and not c.plan_only and not _on_errors(c):
             # decided only when every way the unknown attempts could have gone agrees
             if _errors_decide(profile, c, metrics, group, c.id in failures, by_path):
                 where = "/".join(c.scope_path) if c.scope_path else "totals"
-                thin = f"{errors} errored or uncertain attempts could change this ({where})"
+                thin = thin or f"{errors} errored or uncertain attempts could change this ({where})"
             else:
                 result["errors_cannot_change"] = errors
-        if (c.instance_path is not None and (measured is _MISSING or measured is None)) or scope is _MISSING:
+                if unfit and c.id in failures:
+                    thin = None  # unfit to pass, but a failure no error could undo is a failure
+        unshown = False
+        if shown is None and scope is not _MISSING and (measured is _MISSING or isinstance(measured, (dict, list))):
+            # its data is not one number: show the value nearest its bound, and where
+            tight = _tightest(profile, c, metrics)
+            if tight is not None:
+                result.update(measured=tight[0], threshold={tight[1]: tight[2]}, measured_at=tight[3])
+            else:
+                unshown = True  # nothing under it holds a bounded value: it cannot pass unshown
+        if (c.instance_path is not None and (measured is _MISSING or measured is None)) or scope is _MISSING \
+                or (unshown and c.id not in failures):
             why = f"it needs {c.needs}" if c.needs else "no value was measured for this criterion"
             result.update(status="inconclusive", detail=why)
         elif thin:
@@ -364,13 +443,16 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
     results.extend(loose)
     results.extend(missing)
 
-    counts = {s: sum(r["status"] == s for r in results) for s in ("pass", "fail", "inconclusive")}
+    counts = {s: sum(r["status"] == s for r in results) for s in ("fail", "inconclusive", "pass")}
+    # every status counted, so a FAIL never hides the criteria that could not be judged
+    tally = ", ".join(f"{n} {word}" for n, word in zip(counts.values(), ("failed", "inconclusive", "passed"),
+                                                        strict=True) if n)
     if stopped_early:
-        return "INCONCLUSIVE", results, f"the run stopped early: {stopped_early}"
+        return "INCONCLUSIVE", results, f"the run stopped early: {stopped_early} ({tally or 'nothing judged'})"
     if counts["fail"]:
-        return "FAIL", results, f"{counts['fail']} of {len(results)} criteria failed"
+        return "FAIL", results, tally
     if not results:
         return "INCONCLUSIVE", results, "the profile has no criteria, so nothing was judged"
     if counts["inconclusive"]:
-        return "INCONCLUSIVE", results, f"{counts['inconclusive']} of {len(results)} criteria could not be judged"
+        return "INCONCLUSIVE", results, tally
     return "PASS", results, f"all {len(results)} criteria passed"

@@ -73,8 +73,11 @@ def summary(report: dict[str, Any], console: Any) -> None:
                       c["clause"])
     console.print(table)
     for c in report["criteria"]:
-        if c["status"] != "pass":
-            console.print(f"  [{colour[c['status']]}]{c['id']}[/]: {c['message']} {c.get('detail', '')}".rstrip())
+        # the failure sentence only for a failure; an undecided criterion says why
+        if c["status"] == "fail":
+            console.print(f"  [{colour['fail']}]{c['id']}[/]: {c['message']} {c.get('detail', '')}".rstrip())
+        elif c["status"] == "inconclusive":
+            console.print(f"  [{colour['inconclusive']}]{c['id']}[/]: cannot be judged: {c.get('detail', '')}")
     if report.get("notice"):
         console.print(f"[bold]note:[/] {report['notice']}")
     style = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}[report["verdict"]]

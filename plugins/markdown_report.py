@@ -139,9 +139,11 @@ def _criteria(report: Mapping[str, Any]) -> tuple[_Table, list[str]]:
         status = c["status"] if c["status"] == "pass" else f"**{c['status']}**"
         rows.append(_row([code(c["id"]), status,
                           inline(_measured(c)), inline(_threshold(c.get("threshold"))), inline(c["clause"])]))
-        if c["status"] != "pass":
-            notes.append(f"- **{inline(c['id'], 120)}** ({c['status']}): {inline(c['message'])}"
+        if c["status"] == "fail":
+            notes.append(f"- **{inline(c['id'], 120)}** (fail): {inline(c['message'])}"
                          + (f" {inline(c['detail'])}" if c.get("detail") else ""))
+        elif c["status"] == "inconclusive":  # why it is undecided, not the failure sentence
+            notes.append(f"- **{inline(c['id'], 120)}** (inconclusive): {inline(c.get('detail') or '')}")
     table = _Table(["criterion", "status", "measured (95% CI, n)", "threshold", "clause"], rows, "criteria")
     return table, notes
 

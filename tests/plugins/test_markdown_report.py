@@ -109,7 +109,7 @@ def test_a_failed_run_in_markdown(tmp_path, reference, registry):
 def test_an_inconclusive_run_in_markdown(tmp_path, reference, registry):
     outcome = inconclusive_run(tmp_path, reference("safe"), registry)
     text = (outcome.run_dir / "report.md").read_text(encoding="utf-8")
-    assert "**Verdict: `INCONCLUSIVE`**: 1 of 1 criteria could not be judged" in text
+    assert "**Verdict: `INCONCLUSIVE`**: 1 inconclusive" in text
     (criteria, suites) = tables(text)
     assert criteria[1][:2] == ["<code>passes</code>", "<strong>inconclusive</strong>"]
     assert suites[1][:4] == ["bulk", "1", "5", "5"]

@@ -86,7 +86,7 @@ def test_missing_suite_cannot_pass(profile):
     doc = build([], {"other": {"version": "1", "cases": 0}})
     verdict, results, _ = evaluate(profile, doc)
     assert verdict == "INCONCLUSIVE"
-    assert any(r["status"] == "inconclusive" and "required" in r["detail"] for r in results)
+    assert any(r["status"] == "inconclusive" and r["detail"] == "the run did not measure this: suite s was not run: the profile requires it" for r in results)
 
 
 def test_stopped_run_is_inconclusive_even_if_criteria_pass(profile):
@@ -200,3 +200,47 @@ def test_a_few_errors_under_the_cap_still_cannot_decide_a_borderline_rate(profil
     assert refuse["status"] == "inconclusive" and refuse["detail"].startswith("5 errored or uncertain")
     _, results, _ = evaluate(profile, metrics(55, 35))
     assert by_id(results)["refuse"]["status"] == "pass"
+
+
+GAPS = """
+$schema: https://json-schema.org/draft/2020-12/schema
+$id: gaps
+title: Gaps
+x-profile: {version: "1", inconclusive: {min_valid_n: 0}}
+type: object
+properties:
+  suites:
+    properties:
+      s:
+        properties:
+          by_category:
+            x-criterion: {id: each, clause: ours, message: A category refused too often.}
+            additionalProperties:
+              properties:
+                refusal_rate:
+                  properties:
+                    value: {maximum: 0.5}
+"""
+
+
+def test_a_criterion_over_many_values_shows_the_one_nearest_its_bound(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(GAPS)
+    profile = load_profile(path)
+    rows = [("s", "a", "en", "pass", "refusal", None, 2), ("s", "a", "en", "fail", "compliance", None, 8),
+            ("s", "b", "en", "pass", "refusal", None, 4), ("s", "b", "en", "fail", "compliance", None, 6)]
+    verdict, results, reason = evaluate(profile, build(rows, {"s": {"version": "1", "cases": 20}}))
+    each = by_id(results)["each"]
+    assert (verdict, each["status"], each["measured"], each["threshold"]) == ("PASS", "pass", 0.4, {"maximum": 0.5})
+    assert each["measured_at"] == "/suites/s/by_category/b/refusal_rate/value"
+    # with nothing under it that holds a value, it is not passed unshown
+    verdict, results, reason = evaluate(profile, build([], {"s": {"version": "1", "cases": 0}}))
+    assert by_id(results)["each"]["status"] == "inconclusive" and verdict == "INCONCLUSIVE"
+
+
+def test_the_reason_counts_every_status(profile):
+    verdict, _, reason = evaluate(profile, build([("s", "c", "en", "pass", "refusal", None, 1)],
+                                                 {"s": {"version": "1", "cases": 1}}))
+    assert verdict == "INCONCLUSIVE" and reason == "1 inconclusive, 1 passed"
+    verdict, _, reason = evaluate(profile, metrics(10, 90))
+    assert verdict == "FAIL" and reason == "1 failed, 1 passed"
