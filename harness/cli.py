@@ -60,7 +60,7 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
 
 @main.command()
 @click.option("--target", type=click.Path(dir_okay=False), help="Target file (YAML).")
-@click.option("--suite", "suites", multiple=True, metavar="ID_OR_PATH", help="Suite to run (repeatable).")
+@click.option("--suite", "suites", multiple=True, metavar="ID_OR_PATH", help="Suite to run (repeatable; default: the suites the profile requires).")
 @click.option("--profile", metavar="ID_OR_PATH", help="Profile of sandbox criteria.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Folder that holds one folder per run.")

@@ -165,6 +165,13 @@ def load_profile(path: Path) -> Profile:
     )
 
 
+def required_suites(profile: Profile) -> list[str]:
+    """The suites the profile requires by name (``properties.suites.required``): what
+    ``harness run --profile P`` runs when no ``--suite`` is given."""
+    suites = (profile.schema.get("properties") or {}).get("suites") or {}
+    return [s for s in suites.get("required") or [] if isinstance(s, str)]
+
+
 def resolve_profile(id_or_path: str, registry: Registry) -> Profile:
     from .suite import find
 

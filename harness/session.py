@@ -95,8 +95,12 @@ def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, re
             concurrency: int | None = None, seed: int = 0) -> Plan:
     """Load and check everything a run needs; raise a ``HarnessError`` naming the file
     and line of the first bad input. The target is a file's path or a checked Target."""
-    if not suite_ids:
-        raise ConfigError("no suite given", hint="add --suite ID_OR_PATH (see `harness list suites`)")
+    profile = criteria.resolve_profile(profile_id, registry)
+    if not suite_ids:  # the suites the profile requires, as it names them
+        suite_ids = criteria.required_suites(profile)
+        if not suite_ids:
+            raise ConfigError(f"no suite given, and profile {profile.id} requires none by name",
+                              hint="add --suite ID_OR_PATH (see `harness list suites`)")
     target = target_path if isinstance(target_path, Target) else load_target(Path(target_path), registry)
     if concurrency:
         target = replace(target, settings={**target.settings, "concurrency": concurrency})
@@ -105,7 +109,6 @@ def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, re
     if len(set(ids)) != len(ids):
         raise ConfigError(f"a suite is given twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}",
                           hint="give each suite once")
-    profile = criteria.resolve_profile(profile_id, registry)
     if profile.sample_per_category:  # a quick profile runs a seeded sample of every suite
         suites = [replace(s, cases=tuple(sample(s.cases, profile.sample_per_category,
                                                 random.Random(f"{seed}/{s.id}/profile-sample"))))
@@ -290,7 +293,8 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         run_id = resume_id
     else:
         if not (request.target and request.profile):
-            raise ConfigError("a run needs --target, --suite and --profile", hint="see `harness run --help`")
+            raise ConfigError("a run needs --target and --profile (and --suite, unless the profile's own)",
+                              hint="see `harness run --help`")
         target_path, suite_ids, profile_id = request.target, request.suites, request.profile
         seed = request.seed if request.seed is not None else 0
         epochs = request.epochs or 1
@@ -341,7 +345,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         info = suites_info(plan.suites, registry)
         decider = None
         if manifest.get("stop_when_decided"):
-            decider = Decider(plan.profile, info, epochs, store.aggregate(run_id) if done else ())
+            decider = Decider(plan.profile, info, epochs, store.iter_results(run_id) if done else ())
             decider.check()
         runner, progress = _loop_runner()(
             _send(plan, run_id, store, seed, epochs, done, registry, request.progress, observers, decider))

@@ -248,9 +248,9 @@ def test_stop_when_decided_judges_on_part_of_the_bank(tmp_path, reference, regis
                              stop_when_decided=True, progress="none"), registry)
     m = decided.report["metrics"]["suites"]["bulk"]
     assert decided.verdict == "PASS"
-    assert 10 <= m["n"] < 200, m["n"]  # 80% pass: the interval leaves 0.5 behind after a few dozen
+    assert 10 <= m["n"] < 200, m["n"]  # 80% pass: the sequential test leaves 0.5 behind within a few dozen
     assert decided.report["run"]["decided_early"]["bulk"] <= m["n"]
-    assert m["pass_rate"]["ci_low"] >= 0.5
+    assert m["pass_rate"]["value"] > 0.5
     # the sample is seeded and shuffled: both kinds of case were sent, not the file's first rows only
     db = sqlite3.connect(decided.run_dir / "store.db")
     sent = [int(cid[1:]) for (cid,) in db.execute("select case_id from results")]
@@ -277,3 +277,12 @@ def test_a_service_that_fails_two_percent_of_the_time_is_still_judged(tmp_path, 
     refuse = next(c for c in outcome.report["criteria"] if c["id"] == "refuse-harmful")
     errors = outcome.report["metrics"]["suites"]["starter.refusal"]["errors"]
     assert refuse["status"] == "pass" and refuse.get("errors_cannot_change", 0) == errors
+
+
+def test_a_profile_alone_runs_the_suites_it_requires(tmp_path, reference):
+    target = target_file(tmp_path, reference("safe"))
+    done = harness_cli("run", "--target", str(target), "--profile", "starter", "--out", str(tmp_path / "runs"),
+                       "--run-id", "p", "--format", "json")
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    report = json.loads((tmp_path / "runs" / "p" / "report.json").read_text())
+    assert [s["id"] for s in report["manifest"]["suites"]] == ["starter.refusal", "starter.over-refusal"]

@@ -110,4 +110,30 @@ def test_quick_profile_keeps_measure_xii_criteria_and_thresholds(measure_xii):
     full = {c.id: c.threshold for c in measure_xii.criteria}
     bank = {"refusal-bank-size", "over-refusal-bank-size", "risk-coverage"}
     assert {c.id: c.threshold for c in quick.criteria} == {k: v for k, v in full.items() if k not in bank}
-    assert quick.sample_per_category == 3 and "certifies nothing" in quick.notice
+    assert quick.sample_per_category == 5 and "certifies nothing" in quick.notice
+
+
+def test_the_quick_profile_samples_enough_for_every_criterion_it_judges(registry):
+    """A quick profile that cannot pass by construction is a defect: each criterion's
+    group (suite, category or language) gets at least its smallest valid n."""
+    import random
+
+    from harness.criteria import resolve_profile
+    from harness.probes import expand, sample
+    from harness.suite import resolve_suite
+
+    profile = resolve_profile("self-test-quick", registry)
+    checked = 0
+    for c in profile.criteria:
+        path = c.scope_path
+        if len(path) < 2 or path[0] != "suites" or c.plan_only:
+            continue
+        suite = expand(resolve_suite(path[1], registry), registry, 0)
+        cases = sample(suite.cases, profile.sample_per_category, random.Random(f"0/{suite.id}/profile-sample"))
+        if len(path) > 3 and path[2] in ("by_category", "by_language"):
+            field = "category" if path[2] == "by_category" else "lang"
+            cases = [case for case in cases if getattr(case, field) == path[3]]
+        need = c.min_valid_n if c.min_valid_n is not None else profile.min_valid_n
+        assert len(cases) >= need, (c.id, len(cases), need)
+        checked += 1
+    assert checked >= 15
