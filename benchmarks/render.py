@@ -222,13 +222,16 @@ def main() -> int:
             verdict, results, reason = _timed("report: criteria.evaluate", criteria.evaluate, plan.profile, doc)
             failures = _timed("report: failing examples (iter_results, status fail)", failing_examples, store, run_id,
                               plan.suites)
+            from harness.finish import outcomes as all_outcomes
+
+            every = _timed("report: every case's outcome (store.outcomes)", all_outcomes, store, run_id)
             record = store.get_run(run_id)
             report = _timed("report: report.build (schema check)", reports.build,
                             run={"id": run_id, "status": "finished", "created_at": record.created_at,
                                  "finished_at": manifests.now_iso(), "stop_reason": None, "observer_errors": [],
                                  "decided_early": {}},
                             manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
-                            failures=failures, notice=plan.profile.notice)
+                            failures=failures, outcomes=every, notice=plan.profile.notice)
             print(f"report: total {_ms(time.perf_counter() - total)}; verdict {verdict} ({reason}); "
                   f"{len(failures)} failing examples")
             store.set_status(run_id, "finished", verdict=verdict, report=report, finished=True)

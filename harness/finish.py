@@ -35,6 +35,20 @@ def cases_by_category(suite: Suite) -> dict[str, Counter[str]]:
     return out
 
 
+def outcomes(store: Any, run_id: str) -> dict[str, dict[str, Any]]:
+    """Every attempt's outcome, per suite, compactly: ``keys`` (``case_id/epoch``) and
+    ``status``, a string with one letter per key (``p`` pass, ``f`` fail, ``e`` error), so
+    a report lists every case whatever the verdict (JUnit: one testcase per case)."""
+    out: dict[str, dict[str, Any]] = {}
+    letters: dict[str, list[str]] = {}
+    for suite, case_id, epoch, status, _label, _kind in store.outcomes(run_id):
+        out.setdefault(suite, {"keys": []})["keys"].append(f"{case_id}/{epoch}")
+        letters.setdefault(suite, []).append(status[0])
+    for suite, marks in letters.items():
+        out[suite]["status"] = "".join(marks)
+    return out
+
+
 def failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any]]:
     """Failing examples for the report, prompt and response cut: up to
     ``EXAMPLES_PER_SUITE`` per suite, taken in turn from each of its languages, so a
@@ -139,7 +153,7 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
         run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
              "stop_reason": stopped, "observer_errors": observer_errors, **(run_fields or {})},
         manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
-        failures=failures(store, run_id, suites), notice=profile.notice,
+        failures=failures(store, run_id, suites), outcomes=outcomes(store, run_id), notice=profile.notice,
         robot=robot_section(store, run_id, suites, results), graders=grader_cards(suites, registry, doc))
     if signing_key is not None:  # report.json and the stored report carry the signature
         from . import signing

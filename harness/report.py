@@ -19,11 +19,14 @@ EXAMPLES_PER_SUITE = 20
 
 def build(*, run: dict[str, Any], manifest: dict[str, Any], metrics: dict[str, Any], verdict: str,
           reason: str, criteria: list[dict[str, Any]], failures: list[dict[str, Any]], notice: str = "",
-          robot: dict[str, Any] | None = None, graders: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          robot: dict[str, Any] | None = None, graders: list[dict[str, Any]] | None = None,
+          outcomes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report model; ``robot`` is the robot section (harness.robot.reporting), for a
     run with robot suites; ``graders`` the cards of the scorers that labelled replies."""
     report = {"format": FORMAT, "verdict": verdict, "reason": reason, "criteria": criteria, "metrics": metrics,
               "run": run, "manifest": manifest, "failures": failures}
+    if outcomes is not None:
+        report["outcomes"] = outcomes
     if graders:
         report["graders"] = graders
     if notice:

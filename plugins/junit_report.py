@@ -8,17 +8,24 @@ Layout (valid against the common JUnit schema, Jenkins' ``junit-10.xsd``)::
         <properties> run id, verdict, reason, notice, profile, target </properties>
         <testcase classname="PROFILE_ID" name="CRITERION_ID" time="0">
           <failure message="..." type="criterion">  for a failed criterion
-          <skipped message="..."/>                  for an inconclusive one
+          <skipped message="..."/>                  for an inconclusive one, with why
+        </testcase>
+        <testcase classname="PROFILE_ID" name="run">  only for a run that stopped early:
+          <error message="the run stopped early: ..." type="stopped"/>
         </testcase>
       </testsuite>
       <testsuite name="SUITE_ID" ...>    one per suite of the run; a robot suite's
                                          properties robot.worst (its worst value
                                          against the limit) and robot.measured_by
-        <testcase classname="SUITE_ID" name="CASE_ID">   one per failing example the
-          <failure message="EVIDENCE" type="example">    report carries (they are capped
-        </testcase>                                      per suite in the report itself)
-      </testsuite>
+        <testcase classname="SUITE_ID" name="CASE_ID">   one per attempt, whatever the
+          <failure message="EVIDENCE" type="example">    verdict (the report's outcomes):
+          <error message="..." type="attempt">           passed, failed (with the example's
+        </testcase>                                      evidence where the report carries
+      </testsuite>                                       one) or errored
     </testsuites>
+
+A report without ``outcomes`` (made by an older harness) lists only its failing
+examples under each suite, as before.
 
 The run's verdict is a property of the criteria suite. An inconclusive criterion is
 ``skipped``, so CI shows it as not passed. Text goes through ElementTree (which escapes
@@ -192,6 +199,23 @@ def build(report: Mapping[str, Any]) -> ET.Element:
     robot = {e.get("suite"): e for e in (report.get("robot") or {}).get("suites") or []}
     several_epochs = manifest.get("epochs", 1) > 1
     total_tests, total_failures = len(criteria), failed
+    outcomes = report.get("outcomes")
+    total_errors = 0
+    if run.get("status") == "aborted" or run.get("stop_reason"):  # a run that stopped early is an error
+        case = ET.SubElement(crit, "testcase", {"classname": _clean(profile["id"]), "name": "run", "time": "0"})
+        ET.SubElement(case, "error", {"message": _clean(f"the run stopped early: {run.get('stop_reason')}"),
+                                      "type": "stopped"})
+        crit.set("tests", str(len(criteria) + 1))
+        crit.set("errors", "1")
+        total_tests, total_errors = total_tests + 1, 1
+    if outcomes is not None:
+        # one testcase per case, whatever the verdict, as the pytest plugin has
+        tests, fails, errors = _cases(root, manifest, outcomes, by_suite, metrics, robot, stamp, several_epochs)
+        root.set("tests", str(total_tests + tests))
+        root.set("failures", str(total_failures + fails))
+        root.set("errors", str(total_errors + errors))
+        root.set("time", f"{duration:.3f}")
+        return root
     for suite_id, examples in by_suite.items():
         suite = _suite(root, suite_id, tests=len(examples), failures=len(examples), skipped=0, time=0.0,
                        timestamp=stamp)
@@ -208,25 +232,68 @@ def build(report: Mapping[str, Any]) -> ET.Element:
                 name += f" [epoch {str(example.get('key', '')).rsplit('/', 1)[-1]}]"
             case = ET.SubElement(suite, "testcase", {"classname": _clean(suite_id), "name": _clean(name),
                                                      "time": "0"})
-            label = example.get("label")
-            evidence = example.get("evidence") or "failed"
-            failure = ET.SubElement(case, "failure", {
-                "message": _clean(f"{label}: {evidence}" if label else evidence), "type": "example"})
-            failure.text = _clean("\n".join([
-                f"key: {example.get('key', '')}",
-                f"category: {example.get('category', '')}, language: {example.get('lang', '')}",
-                f"label: {label}",
-                f"evidence: {evidence}",
-                "prompt:", str(example.get("prompt", "")),
-                "response:", str(example.get("response", "")),
-            ]))
+            _example_failure(case, example)
         total_tests += len(examples)
         total_failures += len(examples)
     root.set("tests", str(total_tests))
     root.set("failures", str(total_failures))
-    root.set("errors", "0")
+    root.set("errors", str(total_errors))
     root.set("time", f"{duration:.3f}")
     return root
+
+
+def _cases(root: ET.Element, manifest: Mapping[str, Any], outcomes: Mapping[str, Any],
+           examples: Mapping[str, list[Mapping[str, Any]]], metrics: Mapping[str, Any],
+           robot: Mapping[str, Any], stamp: str | None, several_epochs: bool) -> tuple[int, int, int]:
+    """A testsuite per suite with a testcase per attempt: passed, ``failure`` (with the
+    example's evidence where the report carries it) or ``error``."""
+    tests = fails = errors = 0
+    for entry in manifest.get("suites", []):
+        suite_id = entry["id"]
+        got = outcomes.get(suite_id) or {"keys": [], "status": ""}
+        shown = {str(e.get("key", "")): e for e in examples.get(suite_id, [])}
+        n_fail, n_error = got["status"].count("f"), got["status"].count("e")
+        suite = _suite(root, suite_id, tests=len(got["keys"]), failures=n_fail, skipped=0, time=0.0,
+                       timestamp=stamp)
+        suite.set("errors", str(n_error))
+        m = metrics.get(suite_id, {})
+        worst = robot.get(suite_id)
+        _properties(suite, [("suite.version", entry.get("version")), ("attempts", m.get("n")),
+                            ("failed", m.get("failed")), ("errors", m.get("errors")),
+                            ("robot.worst", _robot_line(worst) if worst else None),
+                            ("robot.measured_by", worst.get("measured_by") if worst else None)])
+        for key, mark in zip(got["keys"], got["status"], strict=True):
+            case_id, _, epoch = key.rpartition("/")
+            name = f"{case_id} [epoch {epoch}]" if several_epochs else case_id
+            case = ET.SubElement(suite, "testcase", {"classname": _clean(suite_id), "name": _clean(name), "time": "0"})
+            if mark == "f":
+                example = shown.get(f"{suite_id}/{key}")
+                if example:
+                    _example_failure(case, example)
+                else:
+                    ET.SubElement(case, "failure", {"message": "failed (its evidence is in the run's store)",
+                                                    "type": "case"})
+            elif mark == "e":
+                ET.SubElement(case, "error", {"message": "the attempt ended in an error", "type": "attempt"})
+        tests += len(got["keys"])
+        fails += n_fail
+        errors += n_error
+    return tests, fails, errors
+
+
+def _example_failure(case: ET.Element, example: Mapping[str, Any]) -> None:
+    label = example.get("label")
+    evidence = example.get("evidence") or "failed"
+    failure = ET.SubElement(case, "failure", {
+        "message": _clean(f"{label}: {evidence}" if label else evidence), "type": "example"})
+    failure.text = _clean("\n".join([
+        f"key: {example.get('key', '')}",
+        f"category: {example.get('category', '')}, language: {example.get('lang', '')}",
+        f"label: {label}",
+        f"evidence: {evidence}",
+        "prompt:", str(example.get("prompt", "")),
+        "response:", str(example.get("response", "")),
+    ]))
 
 
 def render(report: Mapping[str, Any], out_dir: Path) -> Path:

@@ -286,3 +286,22 @@ def test_a_profile_alone_runs_the_suites_it_requires(tmp_path, reference):
     assert done.returncode in (0, 3), done.stdout + done.stderr
     report = json.loads((tmp_path / "runs" / "p" / "report.json").read_text())
     assert [s["id"] for s in report["manifest"]["suites"]] == ["starter.refusal", "starter.over-refusal"]
+
+
+def test_junit_has_the_same_testcases_for_a_pass_and_a_fail(tmp_path, reference):
+    import xml.etree.ElementTree as ET
+
+    counts = {}
+    for policy in ("safe", "unsafe"):
+        target = target_file(tmp_path / policy, reference(policy))
+        harness_cli("run", "--target", str(target), "--profile", "starter", "--out", str(tmp_path / "runs"),
+                    "--run-id", policy, "--format", "junit", "--format", "json")
+        root = ET.parse(tmp_path / "runs" / policy / "report.junit.xml").getroot()
+        verdict = json.loads((tmp_path / "runs" / policy / "report.json").read_text())["verdict"]
+        names = sorted((case.get("classname"), case.get("name")) for case in root.iter("testcase"))
+        counts[policy] = (verdict, len(names), names, int(root.get("failures")))
+    (safe_verdict, safe_n, safe_names, _), (unsafe_verdict, unsafe_n, unsafe_names, failures) = \
+        counts["safe"], counts["unsafe"]
+    assert safe_verdict != "FAIL" and unsafe_verdict == "FAIL"
+    assert safe_n == unsafe_n == 4 + 96 and safe_names == unsafe_names  # every criterion and every case
+    assert failures > 4

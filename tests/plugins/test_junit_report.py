@@ -196,18 +196,20 @@ def test_criteria_and_failing_examples_of_a_failed_run(tmp_path, reference, regi
     examples = suites[1]
     failing = [f for f in report["failures"] if f["suite"] == SUITE_ID]
     assert len(failing) == 10  # the ten Chinese cases
-    assert examples.get("tests") == examples.get("failures") == "10"
+    # a testcase for every case, passed or not (the same set whatever the verdict)
+    assert examples.get("tests") == "40" and examples.get("failures") == "10"
     assert examples.get("skipped") == examples.get("errors") == "0"
     assert properties(examples)["failed"] == "10" and properties(examples)["suite.version"] == "2"
     tests = examples.findall("testcase")
-    assert [t.get("name") for t in tests] == [f["case_id"] for f in failing]
+    failed = [t for t in tests if t.find("failure") is not None]
+    assert [t.get("name") for t in failed] == [f["case_id"] for f in failing]
     assert {t.get("classname") for t in tests} == {SUITE_ID}
-    first = tests[0].find("failure")
+    first = failed[0].find("failure")
     assert first.get("type") == "example" and failing[0]["evidence"] in first.get("message")
     assert ZH_PROMPT.format(i=0) in first.text  # Chinese, pipe and backticks as they were
 
     # the totals add up, and the file holds Chinese as UTF-8, not as character references
-    assert root.get("tests") == str(3 + 10) and root.get("failures") == str(1 + 10) and root.get("errors") == "0"
+    assert root.get("tests") == str(3 + 40) and root.get("failures") == str(1 + 10) and root.get("errors") == "0"
     raw = path.read_bytes().decode("utf-8")
     assert "请介绍第 0 个话题" in raw and "仅供测试" in raw and "&#" not in raw
 
@@ -221,8 +223,8 @@ def test_an_inconclusive_run_is_skipped_not_passed(tmp_path, reference, registry
     (case,) = criteria.findall("testcase")
     assert case.get("classname") == "test-bulk" and case.get("name") == "passes"
     assert case[0].tag == "skipped" and "valid samples" in case[0].get("message")
-    # one case of five expects a word the target never says: one failing example
-    assert bulk.get("name") == "bulk" and bulk.get("tests") == "1" and bulk.get("failures") == "1"
+    # one case of five expects a word the target never says: one failure among its five cases
+    assert bulk.get("name") == "bulk" and bulk.get("tests") == "5" and bulk.get("failures") == "1"
 
 
 def test_text_xml_cannot_hold_is_escaped_and_output_is_deterministic(tmp_path, reference, registry):
@@ -236,7 +238,8 @@ def test_text_xml_cannot_hold_is_escaped_and_output_is_deterministic(tmp_path, r
     out = tmp_path / "again"
     out.mkdir()
     root = parse(render(report, out))
-    failure = root.findall("testsuite")[1].find("testcase/failure")
+    failure = next(t for t in root.findall("testsuite")[1].findall("testcase") if t.find("failure") is not None
+                   ).find("failure")
     assert "NUL\\x00 ESC\\x1b <b>&amp;</b> \"quoted\" 中文" in failure.text
     assert failure.get("message").endswith("bell\\x07 ]]> end")
     strict = root.find("testsuite/testcase[@name='strict']/failure")
@@ -250,5 +253,5 @@ def test_examples_of_several_epochs_have_distinct_names(tmp_path, reference, reg
     outcome = mixed_run(tmp_path, reference("safe"), registry, epochs=epochs)
     root = parse(outcome.run_dir / "report.junit.xml")
     names = [t.get("name") for t in root.findall("testsuite")[1].findall("testcase")]
-    assert len(names) == 20 and len(set(names)) == 20  # capped at 20 per suite in the report
+    assert len(names) == 80 and len(set(names)) == 80  # every case of every epoch
     assert "zh-000 [epoch 0]" in names and "zh-000 [epoch 1]" in names
