@@ -210,30 +210,30 @@ def _group(criterion: Criterion, metrics: dict[str, Any]) -> dict[str, Any]:
     return metrics.get("totals", {})
 
 
-def _insufficient(profile: Profile, criterion: Criterion, metrics: dict[str, Any], group: dict[str, Any]
-                  ) -> str | None:
-    """Why the data under the criterion cannot be judged at all, or None: too few valid
-    samples, or an endpoint that failed more often than the fitness cap
-    (``max_error_rate``: a service that fails that often is unfit to be judged; the
-    grader's own unknowns do not count here), by the criterion's rules or the profile's."""
+def _insufficient(profile: Profile, criterion: Criterion, group: dict[str, Any]) -> tuple[str | None, bool]:
+    """Why the data under the criterion cannot be judged at all (None when it can), and
+    whether the reason is the fitness cap: too few valid samples, or an endpoint that
+    failed more often than ``max_error_rate`` (a service that fails that often is unfit to
+    be judged; the grader's own unknowns do not count here), by the criterion's rules or
+    the profile's."""
     max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
     min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
     path = criterion.scope_path
     where = "/".join(path) if path else "totals"
     if criterion.plan_only:
-        return None  # the plan fixes it: neither samples nor errors change it
+        return None, False  # the plan fixes it: neither samples nor errors change it
     if _on_errors(criterion):
-        return None  # it judges the errors themselves
+        return None, False  # it judges the errors themselves
     if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
         return (f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} "
-                f"({where})")
+                f"({where})"), False
     n = group.get("n", 0)
     failed = int(group.get("errors", 0)) - sum(v for k, v in (group.get("errors_by_kind") or {}).items()
                                                if k in GRADER_ERRORS)
     if max_error_rate is not None and n and failed / n > max_error_rate:
         return (f"the endpoint failed {failed} of {n} attempts ({failed / n:.3f}), above the fitness cap "
-                f"{max_error_rate}: a service that fails this often cannot be judged ({where})")
-    return None
+                f"{max_error_rate}: a service that fails this often cannot be judged ({where})"), True
+    return None, False
 
 
 def _owner(by_path: dict[tuple[str | int, ...], Criterion], error: Any) -> Criterion | None:
@@ -414,8 +414,7 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                                        + (f"{g['value']:.3f} ({g['ci_low']:.3f}-{g['ci_high']:.3f})"
                                           if g["value"] is not None else "nothing"))
         group = _group(c, metrics)
-        thin = _insufficient(profile, c, metrics, group)
-        unfit = bool(thin) and "fitness cap" in thin
+        thin, unfit = _insufficient(profile, c, group)
         scope = lookup(metrics, c.scope_path)
         errors = int(group.get("errors", 0))
         if (not thin or unfit) and errors and not c.plan_only and not _on_errors(c):
