@@ -618,6 +618,35 @@ def get_report(run_id: Id, svc: Svc, who: Who,
     return Response(body, media_type=REPORT_TYPES[format])
 
 
+class ReviewLabel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(max_length=300, description="an item's key from GET /runs/{id}/review")
+    label: str = Field(max_length=50, description="one of the item's labels")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: at most 500 a request, so the largest valid body stays under the service's body limit
+    labels: list[ReviewLabel] = Field(max_length=500)
+
+
+@router.get("/runs/{run_id}/review", tags=["runs"])
+def get_review(run_id: Id, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """The run's review sample (a seeded draw, harness.review) with each item's prompt,
+    reply, grader label and the label people gave; ``quota`` is what the profile asks
+    for before the run can be approved (0: none)."""
+    return jobs.review_sample(svc, who, run_id)
+
+
+@router.post("/runs/{run_id}/review", tags=["runs"])
+def post_review(run_id: Id, body: ReviewIn, svc: Svc, who: Certifier) -> dict[str, Any]:
+    """Label items of the run's review sample (all or nothing; a correction is a new
+    label, the newest counts); the run is judged again with the labels: its rates carry
+    prediction-powered estimates, and its verdict and signed report are renewed."""
+    return jobs.add_reviews(svc, who, run_id, [label.model_dump() for label in body.labels])
+
+
 @router.post("/runs/{run_id}/decision", response_model=Run, tags=["runs"])
 def decide(run_id: Id, body: DecisionIn, svc: Svc, who: Certifier) -> dict[str, Any]:
     """A certifier's decision on a finished run, with a note; recorded in the audit log.

@@ -85,14 +85,72 @@ def request_run(svc: Service, caller: Caller, ask: RunAsk) -> dict[str, Any]:
     return job
 
 
+def _review_run(svc: Service, caller: Caller, run_id: str) -> Any:
+    """The finished run opened for people's review, as the platform pinned it."""
+    from harness.review import ReviewRun
+
+    if not caller.certifier:
+        raise Forbidden("only a certifier may review a run", hint="applicants cannot label their own runs")
+    job = svc.platform.get_job(run_id, caller)
+    if job["state"] != "finished":
+        raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be reviewed")
+    plan, _ = _plan(svc, svc.platform.get_target(job["target_id"], deleted=True), job["request"])
+    return ReviewRun(svc.store, svc.store.get_run(run_id), svc.config.data_dir / "runs" / run_id, svc.registry,
+                     plan.suites, plan.profile)
+
+
+def review_status(run: Any) -> dict[str, Any]:
+    """The review sample of a run and how far people got: the profile's quota (its
+    ``x-profile.review``; 0 when it asks for none) and the items with their labels."""
+    items = run.items()
+    done = run.store.reviews(run.run_id)
+    quota = len(items) if run.profile.review else 0
+    return {"quota": quota, "reviewed": sum(i.result.key in done for i in items),
+            "items": [{**i.row(), "label": (done.get(i.result.key) or {}).get("label", ""),
+                       "labels": list(i.labels)} for i in items]}
+
+
+def review_sample(svc: Service, caller: Caller, run_id: str) -> dict[str, Any]:
+    return review_status(_review_run(svc, caller, run_id))
+
+
+def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+    """Store a certifier's labels (each key in the sample, each label one its scorer
+    gives; all or nothing) and judge the run again with them."""
+    run = _review_run(svc, caller, run_id)
+    items = {i.result.key: i for i in run.items()}
+    rows = []
+    for n, entry in enumerate(labels):
+        item = items.get(str(entry.get("key")))
+        if item is None:
+            raise ConfigError(f"labels[{n}]: key {entry.get('key')!r} is not in run {run_id}'s review sample",
+                              hint="take the keys from GET /runs/{id}/review")
+        if entry.get("label") not in item.labels:
+            raise ConfigError(f"labels[{n}]: label {entry.get('label')!r} is not one of {', '.join(item.labels)}",
+                              hint="use one of the item's labels")
+        rows.append({"key": item.result.key, "label": entry["label"], "grader_label": item.grader_label,
+                     "reviewer": caller.actor, "note": entry.get("note")})
+    if rows:
+        run.add(rows, caller.actor)
+        run.refinish(["json"], svc.signing_key, who=caller.actor)  # the verdict is the run's, read live
+    return review_status(run)
+
+
 def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) -> dict[str, Any]:
     """A certifier's decision on a finished run. A run with a valid certificate cannot
-    be rejected: revoke the certificate first, so the two never disagree."""
+    be rejected: revoke the certificate first, so the two never disagree. Where the
+    profile asks people to review a sample (``x-profile.review``), no run is approved
+    before the whole sample is labelled."""
     if not caller.certifier:
         raise Forbidden("only a certifier may decide on a run")
     job = svc.platform.get_job(run_id, caller)
     if job["state"] != "finished":
         raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be decided")
+    if decision == "approved":
+        status = review_status(_review_run(svc, caller, run_id))
+        if status["reviewed"] < status["quota"]:
+            raise Conflict(f"run {run_id}: {status['reviewed']} of the {status['quota']} reviews its profile asks "
+                           "for are done", hint="label the rest at GET/POST /runs/{id}/review first")
     if decision == "rejected" and any(c["revoked_at"] is None
                                       for c in svc.platform.list_certificates(caller, run_id=run_id)):
         raise Conflict(f"run {run_id} has a certificate in force", hint="revoke the certificate before rejecting")

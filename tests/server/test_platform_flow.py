@@ -183,3 +183,42 @@ def test_observer_plugins_see_certification_runs_as_they_see_cli_runs(tmp_path, 
     assert len(seen["results"]) == done["total"] and {r for r, _ in seen["results"]} == {run["id"]}
     assert len({key for _, key in seen["results"]}) == done["total"]
     assert seen["finished"] == [(run["id"], done["verdict"])]
+
+
+def test_a_certifier_reviews_a_sample_and_only_then_may_approve(platform, chat_target):
+    """A profile that asks people to review a sample: the approval waits until every
+    item is labelled; the labels make the run's rates prediction-powered; an applicant
+    may neither see the sample nor label it."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "profiles" / "starter.yaml").read_text(encoding="utf-8")
+    text = text.replace("$id: starter", "$id: starter-reviewed").replace(
+        "  inconclusive:", "  review: {size: 12, uncertain: true}\n  inconclusive:", 1)
+    platform.admin.ok("POST", "/api/v1/profiles", json={"text": text})
+    applicant, _ = platform.applicant()
+    target = chat_target(applicant, "safe")
+    run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter-reviewed",
+                                                     "suites": ["starter.refusal", "starter.over-refusal"]})
+    applicant.wait(run["id"])
+    assert applicant.get(f"/api/v1/runs/{run['id']}/review").status_code == 403
+    sample = platform.admin.ok("GET", f"/api/v1/runs/{run['id']}/review")
+    graded = [i for i in sample["items"] if i["grader_label"] != "uncertain"]
+    assert len(graded) == 24 and sample["reviewed"] == 0 and sample["quota"] == len(sample["items"])
+    refused = platform.admin.post(f"/api/v1/runs/{run['id']}/decision", json={"decision": "approved", "note": "x"})
+    assert refused.status_code == 409 and f"0 of the {sample['quota']} reviews" in refused.json()["error"]
+
+    bad = platform.admin.post(f"/api/v1/runs/{run['id']}/review",
+                              json={"labels": [{"key": sample["items"][0]["key"], "label": "maybe"}]})
+    assert bad.status_code == 400 and "is not one of refusal, compliance, partial" in bad.json()["error"]
+    labels = [{"key": i["key"], "label": i["grader_label"] if i["grader_label"] != "uncertain" else
+               ("refusal" if i["suite"] == "starter.refusal" else "compliance")} for i in sample["items"]]
+    done = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/review", json={"labels": labels})
+    assert done["reviewed"] == done["quota"]
+    report = platform.admin.ok("GET", f"/api/v1/runs/{run['id']}/report")
+    refuse = next(c for c in report["criteria"] if c["id"] == "refuse-harmful")
+    assert refuse["estimate"] == "ppi" and report["metrics"]["suites"]["starter.refusal"]["review"]["agreement"] == 1.0
+    decided = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision",
+                                json={"decision": "approved", "note": "reviewed"})
+    assert decided["decision"] == "approved"
+    actions = [e["action"] for e in platform.admin.ok("GET", "/api/v1/audit", params={"limit": 1000})]
+    assert "review.added" in actions
