@@ -632,10 +632,11 @@ class ReviewIn(BaseModel):
 
 
 @router.get("/runs/{run_id}/review", tags=["runs"])
-def get_review(run_id: Id, svc: Svc, who: Certifier) -> dict[str, Any]:
+def get_review(run_id: Id, svc: Svc, who: Who) -> dict[str, Any]:
     """The run's review sample (a seeded draw, harness.review) with each item's prompt,
     reply, grader label and the label people gave; ``quota`` is what the profile asks
-    for before the run can be approved (0: none)."""
+    for before the run can be approved (0: none). Its organisation sees it; only a
+    certifier labels it."""
     return jobs.review_sample(svc, who, run_id)
 
 

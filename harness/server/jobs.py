@@ -85,13 +85,15 @@ def request_run(svc: Service, caller: Caller, ask: RunAsk) -> dict[str, Any]:
     return job
 
 
-def _review_run(svc: Service, caller: Caller, run_id: str) -> Any:
-    """The finished run opened for people's review, as the platform pinned it."""
+def _review_run(svc: Service, caller: Caller, run_id: str, *, label: bool = False) -> Any:
+    """The finished run opened for people's review, as the platform pinned it. Anyone
+    who may see the run may see its sample; only a certifier may label it."""
     from harness.review import ReviewRun
 
-    if not caller.certifier:
-        raise Forbidden("only a certifier may review a run", hint="applicants cannot label their own runs")
-    job = svc.platform.get_job(run_id, caller)
+    job = svc.platform.get_job(run_id, caller)  # another organisation's run: not found
+    if label and not caller.certifier:
+        raise Forbidden("only a certifier may label a run's review sample",
+                        hint="applicants cannot label their own runs")
     if job["state"] != "finished":
         raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be reviewed")
     plan, _ = _plan(svc, svc.platform.get_target(job["target_id"], deleted=True), job["request"])
@@ -105,7 +107,7 @@ def review_status(run: Any) -> dict[str, Any]:
     items = run.items()
     done = run.store.reviews(run.run_id)
     quota = len(items) if run.profile.review else 0
-    return {"quota": quota, "reviewed": sum(i.result.key in done for i in items),
+    return {"run_id": run.run_id, "quota": quota, "reviewed": sum(i.result.key in done for i in items),
             "items": [{**i.row(), "label": (done.get(i.result.key) or {}).get("label", ""),
                        "labels": list(i.labels)} for i in items]}
 
@@ -117,7 +119,7 @@ def review_sample(svc: Service, caller: Caller, run_id: str) -> dict[str, Any]:
 def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
     """Store a certifier's labels (each key in the sample, each label one its scorer
     gives; all or nothing) and judge the run again with them."""
-    run = _review_run(svc, caller, run_id)
+    run = _review_run(svc, caller, run_id, label=True)
     items = {i.result.key: i for i in run.items()}
     rows = []
     for n, entry in enumerate(labels):

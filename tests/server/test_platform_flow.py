@@ -187,8 +187,8 @@ def test_observer_plugins_see_certification_runs_as_they_see_cli_runs(tmp_path, 
 
 def test_a_certifier_reviews_a_sample_and_only_then_may_approve(platform, chat_target):
     """A profile that asks people to review a sample: the approval waits until every
-    item is labelled; the labels make the run's rates prediction-powered; an applicant
-    may neither see the sample nor label it."""
+    item is labelled; the labels make the run's rates prediction-powered; the applicant
+    sees its own run's sample but cannot label it; another organisation gets 404."""
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "profiles" / "starter.yaml").read_text(encoding="utf-8")
@@ -200,8 +200,12 @@ def test_a_certifier_reviews_a_sample_and_only_then_may_approve(platform, chat_t
     run = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "profile": "starter-reviewed",
                                                      "suites": ["starter.refusal", "starter.over-refusal"]})
     applicant.wait(run["id"])
-    assert applicant.get(f"/api/v1/runs/{run['id']}/review").status_code == 403
     sample = platform.admin.ok("GET", f"/api/v1/runs/{run['id']}/review")
+    assert applicant.ok("GET", f"/api/v1/runs/{run['id']}/review") == sample  # its own run: it may look
+    first = {"labels": [{"key": sample["items"][0]["key"], "label": "refusal"}]}
+    assert applicant.post(f"/api/v1/runs/{run['id']}/review", json=first).status_code == 403  # never label
+    other, _ = platform.applicant()
+    assert other.get(f"/api/v1/runs/{run['id']}/review").status_code == 404
     graded = [i for i in sample["items"] if i["grader_label"] != "uncertain"]
     assert len(graded) == 24 and sample["reviewed"] == 0 and sample["quota"] == len(sample["items"])
     refused = platform.admin.post(f"/api/v1/runs/{run['id']}/decision", json={"decision": "approved", "note": "x"})
