@@ -11,6 +11,7 @@ default.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -296,8 +297,6 @@ def _leaves(node: Any, instance: Any, path: tuple[str, ...]) -> list[tuple[float
     that holds a value in ``instance``; the margin is how far the value is inside its
     bound (negative: outside). Follows properties, patternProperties,
     additionalProperties and allOf, as the validator does."""
-    import re
-
     out: list[tuple[float, str, float, tuple[str, ...]]] = []
     if not isinstance(node, dict):
         return out
@@ -342,8 +341,6 @@ def _tightest(profile: Profile, c: Criterion, metrics: dict[str, Any]) -> tuple[
 
 def _missing_key(error: Any) -> str | None:
     """The key a ``required`` error is about ("'x' is a required property")."""
-    import re
-
     found = re.match(r"^'(.*)' is a required property$", error.message)
     return found.group(1) if found else None
 

@@ -16,6 +16,7 @@ from .models import ScorerRef, Suite
 from .observers import notify
 from .plugins import Registry
 
+
 def actor() -> str:
     """Who acts, for the audit log: the local user of a CLI run (the service will name
     its authenticated users)."""
@@ -39,14 +40,12 @@ def outcomes(store: Any, run_id: str) -> dict[str, dict[str, Any]]:
     """Every attempt's outcome, per suite, compactly: ``keys`` (``case_id/epoch``) and
     ``status``, a string with one letter per key (``p`` pass, ``f`` fail, ``e`` error), so
     a report lists every case whatever the verdict (JUnit: one testcase per case)."""
-    out: dict[str, dict[str, Any]] = {}
-    letters: dict[str, list[str]] = {}
-    for suite, case_id, epoch, status, _label, _kind in store.outcomes(run_id):
-        out.setdefault(suite, {"keys": []})["keys"].append(f"{case_id}/{epoch}")
-        letters.setdefault(suite, []).append(status[0])
-    for suite, marks in letters.items():
-        out[suite]["status"] = "".join(marks)
-    return out
+    keys: dict[str, list[str]] = {}
+    marks: dict[str, list[str]] = {}
+    for suite, case_id, epoch, status in store.outcomes(run_id):
+        keys.setdefault(suite, []).append(f"{case_id}/{epoch}")
+        marks.setdefault(suite, []).append(status[0])
+    return {suite: {"keys": keys[suite], "status": "".join(marks[suite])} for suite in keys}
 
 
 def failures(store: Any, run_id: str, suites: list[Suite]) -> list[dict[str, Any]]:

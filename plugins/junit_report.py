@@ -219,13 +219,9 @@ def build(report: Mapping[str, Any]) -> ET.Element:
     for suite_id, examples in by_suite.items():
         suite = _suite(root, suite_id, tests=len(examples), failures=len(examples), skipped=0, time=0.0,
                        timestamp=stamp)
-        m = metrics.get(suite_id, {})
         version = next((s.get("version") for s in manifest.get("suites", []) if s["id"] == suite_id), None)
-        worst = robot.get(suite_id)
-        _properties(suite, [("suite.version", version), ("attempts", m.get("n")), ("failed", m.get("failed")),
-                            ("errors", m.get("errors")), ("examples.shown", len(examples)),
-                            ("robot.worst", _robot_line(worst) if worst else None),
-                            ("robot.measured_by", worst.get("measured_by") if worst else None)])
+        _suite_properties(suite, version, metrics.get(suite_id, {}), robot.get(suite_id),
+                          [("examples.shown", len(examples))])
         for example in examples:
             name = str(example.get("case_id", example.get("key", "?")))
             if several_epochs:
@@ -242,6 +238,15 @@ def build(report: Mapping[str, Any]) -> ET.Element:
     return root
 
 
+def _suite_properties(suite: ET.Element, version: Any, m: Mapping[str, Any], worst: Mapping[str, Any] | None,
+                      extra: tuple[tuple[str, Any], ...] | list[tuple[str, Any]] = ()) -> None:
+    """A suite's properties: its version, counts, and for a robot suite its worst value."""
+    _properties(suite, [("suite.version", version), ("attempts", m.get("n")), ("failed", m.get("failed")),
+                        ("errors", m.get("errors")), *extra,
+                        ("robot.worst", _robot_line(worst) if worst else None),
+                        ("robot.measured_by", worst.get("measured_by") if worst else None)])
+
+
 def _cases(root: ET.Element, manifest: Mapping[str, Any], outcomes: Mapping[str, Any],
            examples: Mapping[str, list[Mapping[str, Any]]], metrics: Mapping[str, Any],
            robot: Mapping[str, Any], stamp: str | None, several_epochs: bool) -> tuple[int, int, int]:
@@ -256,12 +261,7 @@ def _cases(root: ET.Element, manifest: Mapping[str, Any], outcomes: Mapping[str,
         suite = _suite(root, suite_id, tests=len(got["keys"]), failures=n_fail, skipped=0, time=0.0,
                        timestamp=stamp)
         suite.set("errors", str(n_error))
-        m = metrics.get(suite_id, {})
-        worst = robot.get(suite_id)
-        _properties(suite, [("suite.version", entry.get("version")), ("attempts", m.get("n")),
-                            ("failed", m.get("failed")), ("errors", m.get("errors")),
-                            ("robot.worst", _robot_line(worst) if worst else None),
-                            ("robot.measured_by", worst.get("measured_by") if worst else None)])
+        _suite_properties(suite, entry.get("version"), metrics.get(suite_id, {}), robot.get(suite_id))
         for key, mark in zip(got["keys"], got["status"], strict=True):
             case_id, _, epoch = key.rpartition("/")
             name = f"{case_id} [epoch {epoch}]" if several_epochs else case_id

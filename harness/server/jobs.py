@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness import manifest as manifests
+from harness.criteria import resolve_profile
 from harness.errors import ConfigError, HarnessError
 from harness.finish import finish, suites_info
 from harness.observers import Observers
@@ -101,10 +102,12 @@ def _review_run(svc: Service, caller: Caller, run_id: str, *, label: bool = Fals
                      plan.suites, plan.profile)
 
 
-def review_status(run: Any) -> dict[str, Any]:
+def review_status(run: Any, items: list[Any] | None = None) -> dict[str, Any]:
     """The review sample of a run and how far people got: the profile's quota (its
-    ``x-profile.review``; 0 when it asks for none) and the items with their labels."""
-    items = run.items()
+    ``x-profile.review``; 0 when it asks for none) and the items with their labels.
+    ``items``: the sample when the caller has drawn it already (each draw reads every
+    stored attempt twice)."""
+    items = run.items() if items is None else items
     done = run.store.reviews(run.run_id)
     quota = len(items) if run.profile.review else 0
     return {"run_id": run.run_id, "quota": quota, "reviewed": sum(i.result.key in done for i in items),
@@ -120,7 +123,8 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
     """Store a certifier's labels (each key in the sample, each label one its scorer
     gives; all or nothing) and judge the run again with them."""
     run = _review_run(svc, caller, run_id, label=True)
-    items = {i.result.key: i for i in run.items()}
+    sample = run.items()
+    items = {i.result.key: i for i in sample}
     rows = []
     for n, entry in enumerate(labels):
         item = items.get(str(entry.get("key")))
@@ -135,7 +139,7 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
     if rows:
         run.add(rows, caller.actor)
         run.refinish(["json"], svc.signing_key, who=caller.actor)  # the verdict is the run's, read live
-    return review_status(run)
+    return review_status(run, sample)
 
 
 def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) -> dict[str, Any]:
@@ -148,7 +152,8 @@ def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) 
     job = svc.platform.get_job(run_id, caller)
     if job["state"] != "finished":
         raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be decided")
-    if decision == "approved":
+    # only a profile that asks for reviews pays for loading the run and drawing its sample
+    if decision == "approved" and resolve_profile(svc.ref_path(job["request"]["profile"]), svc.registry).review:
         status = review_status(_review_run(svc, caller, run_id))
         if status["reviewed"] < status["quota"]:
             raise Conflict(f"run {run_id}: {status['reviewed']} of the {status['quota']} reviews its profile asks "

@@ -237,11 +237,11 @@ class Store:
             for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
                 yield AttemptResult(*row)
 
-    def outcomes(self, run_id: str) -> Iterator[tuple[str, str, int, str, str | None, str | None]]:
-        """(suite, case_id, epoch, status, label, error_kind) of every attempt, in key
-        order, without the responses: one line per case in the reports."""
+    def outcomes(self, run_id: str) -> Iterator[tuple[str, str, int, str]]:
+        """(suite, case_id, epoch, status) of every attempt, in key order, without the
+        responses: one line per case in the reports."""
         c = results_t.c
-        query = (sa.select(c.suite, c.case_id, c.epoch, c.status, c.label, c.error_kind)
+        query = (sa.select(c.suite, c.case_id, c.epoch, c.status)
                  .where(c.run_id == run_id).order_by(c.key))
         with self._connection(f"cannot read results of run {run_id!r}") as conn:
             for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
