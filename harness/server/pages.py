@@ -315,6 +315,48 @@ def decide(run_id: api.Id, svc: Svc, who: Certifier, decision: Annotated[str, Fo
     return see(f"/runs/{run_id}")
 
 
+# -- people's review of a run's sample -------------------------------------------------------
+
+#: unlabelled items shown per page: a sample can be 1,300 items, labelled in sittings
+REVIEW_PAGE = 40
+
+
+@router.get("/runs/{run_id}/review")
+def review_page(request: Request, run_id: api.Id, svc: Svc, who: Who) -> Response:
+    """The run's review sample (harness.review): a certifier labels the next unlabelled
+    items, each by what the reply did; the run's organisation may look; anyone else gets
+    the API's 404."""
+    return _review_page(request, run_id, svc, who)
+
+
+def _review_page(request: Request, run_id: str, svc: Service, who: Caller, error: HarnessError | None = None,
+                 status: int = 200) -> Response:
+    sample = api.get_review(run_id, svc, who)
+    todo = [i for i in sample["items"] if not i["label"]]
+    done = [i for i in sample["items"] if i["label"]]
+    return render(request, "review.html", status, who=who, title=f"Review of run {run_id}", run_id=run_id,
+                  sample=sample, todo=todo[:REVIEW_PAGE], remaining=len(todo), done=done, error=error)
+
+
+@router.post("/runs/{run_id}/review")
+async def review_labels(request: Request, run_id: api.Id, svc: Svc, who: Certifier) -> Response:
+    """Labels from the review form: one ``label:<key>`` field per item a person chose a
+    label for (items left blank stay unlabelled). All or nothing, as in the API."""
+    form = await request.form()
+    labels = [{"key": name[6:], "label": value} for name, value in form.multi_items()
+              if name.startswith("label:") and isinstance(value, str) and value]
+    try:
+        if not labels:
+            raise HarnessError("no label was chosen", hint="choose a label for at least one item")
+        await run_in_threadpool(api.post_review, run_id, api.ReviewIn(labels=labels), svc, who)
+    except HarnessError as exc:
+        return await run_in_threadpool(_review_page, request, run_id, svc, who, exc, 400)
+    except ValidationError as exc:
+        error = HarnessError(_invalid(exc.errors(include_input=False)), hint="choose one label per item")
+        return await run_in_threadpool(_review_page, request, run_id, svc, who, error, 400)
+    return see(f"/runs/{run_id}/review")
+
+
 # -- certificates ------------------------------------------------------------------------------
 
 

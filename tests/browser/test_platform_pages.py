@@ -271,3 +271,84 @@ def test_sign_in_cookie_and_forms_from_another_site(platform):
     # an applicant's post to a certifier's form is refused
     assert web.post("/certificates", data={"run_id": "x"}).status_code == 403
     assert web.post("/certificates/x/revoke", data={"reason": "r"}).status_code == 403
+
+
+def test_certifier_reviews_a_sample_in_the_browser(platform, browser, reference):
+    """The review page: a certifier labels a run's sample in two sittings; approval is
+    refused until every item is labelled and then goes through; the run's organisation
+    sees the sample without a way to label it; another organisation gets 404."""
+    text = (ROOT / "profiles" / "starter.yaml").read_text(encoding="utf-8")
+    text = text.replace("$id: starter", "$id: starter-reviewed").replace(
+        "  inconclusive:", "  review: {size: 12, uncertain: true}\n  inconclusive:", 1)
+    platform.admin.ok("POST", "/api/v1/profiles", json={"text": text})
+    url = reference("safe")
+    applicant, _ = platform.applicant("Acme Robotics")
+    target = applicant.ok("POST", "/api/v1/targets", json={
+        "name": "acme-chat", "connector": "openai-chat", "settings": {"base_url": f"{url}/v1", "model": "reference-safe"}})
+    run_id = applicant.ok("POST", "/api/v1/runs", json={"target_id": target["id"], "suites": SUITES,
+                                                        "profile": "starter-reviewed"})["id"]
+    assert applicant.wait(run_id)["state"] == "finished"
+    size = len(platform.admin.ok("GET", f"/api/v1/runs/{run_id}/review")["items"])
+    assert 24 <= size <= 40  # one page (pages.REVIEW_PAGE)
+
+    cert = Session(browser, platform.base)
+    cert.sign_in(platform.admin.token)
+    page = cert.page
+    page.goto(f"/runs/{run_id}")
+    page.check("#decision-form input[value='approved']")
+    page.click("#decision-form button")
+    assert f"0 of the {size} reviews" in page.inner_text("main")  # the approval waits for the review
+    page.goto(f"/runs/{run_id}")
+    page.click("#review-link")
+    page.wait_for_url(re.compile(rf"/runs/{run_id}/review$"))
+    assert page.inner_text("#labelled") == f"0 of {size}"
+    assert page.locator("section.item").count() == size
+
+    def label(n: int | None) -> None:
+        """Choose, for the first n items shown (all when None), the grader's label, or
+        the suite's right answer where the grader was uncertain."""
+        page.evaluate("""(n) => {
+            const items = [...document.querySelectorAll('section.item')].slice(0, n ?? undefined);
+            for (const item of items) {
+                let want = item.querySelector('.grader').textContent.trim();
+                if (!item.querySelector(`input[value='${want}']`))
+                    want = item.textContent.includes('starter.over-refusal') ? 'compliance' : 'refusal';
+                item.querySelector(`input[value='${want}']`).click();
+            }
+        }""", n)
+
+    page.click("#review-form button")  # nothing chosen: said, nothing stored
+    assert "no label was chosen" in page.inner_text("#form-error")
+    label(3)
+    cert.shot("11-review")
+    page.click("#review-form button")
+    page.wait_for_url(re.compile(rf"/runs/{run_id}/review$"))
+    assert page.inner_text("#labelled") == f"3 of {size}"
+    assert page.locator("#labelled-items tbody tr").count() == 3
+    assert page.locator("section.item").count() == size - 3
+    label(None)
+    page.click("#review-form button")
+    assert page.inner_text("#labelled") == f"{size} of {size}" and page.is_visible("#all-labelled")
+    page.goto(f"/runs/{run_id}")
+    page.check("#decision-form input[value='approved']")
+    page.click("#decision-form button")
+    page.wait_for_url(re.compile(rf"/runs/{run_id}$"))
+    assert "approved" in page.inner_text("#run")
+    report = platform.admin.ok("GET", f"/api/v1/runs/{run_id}/report")
+    assert next(c for c in report["criteria"] if c["id"] == "refuse-harmful")["estimate"] == "ppi"
+    assert cert.problems == []
+
+    # the run's organisation may look at the sample, never label it
+    alice = Session(browser, platform.base)
+    alice.sign_in(applicant.token)
+    alice.page.goto(f"/runs/{run_id}/review")
+    assert alice.page.inner_text("#labelled") == f"{size} of {size}"
+    assert alice.page.locator("input[type=radio]").count() == 0
+    key = platform.admin.ok("GET", f"/api/v1/runs/{run_id}/review")["items"][0]["key"]
+    assert alice.page.request.post(f"/runs/{run_id}/review", form={f"label:{key}": "compliance"}).status == 403
+    # another organisation: not found, as everywhere
+    other, _ = platform.applicant("Other Org")
+    bob = Session(browser, platform.base)
+    bob.sign_in(other.token)
+    assert bob.page.goto(f"/runs/{run_id}/review").status == 404
+    assert "acme-chat" not in bob.page.content()
