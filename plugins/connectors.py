@@ -160,6 +160,24 @@ def _from_stream(body: str) -> dict[str, Any]:
     return {"choices": [{"message": {"content": "".join(text)}, "finish_reason": finish}], "usage": usage}
 
 
+def _unreachable(name: str, url: Any, exc: Exception) -> ConfigError:
+    if isinstance(exc, TargetError):  # the service's address policy refused it
+        return ConfigError(f"{name}: cannot reach {url}: {exc.message}",
+                           hint="the platform's allowlist decides which addresses targets may have")
+    return ConfigError(f"{name}: cannot reach {url}: {type(exc).__name__}: {exc}",
+                       hint="check the address in the target file and that the service is running")
+
+
+def _refused_key(name: str, env: str | None, response: httpx.Response) -> ConfigError:
+    """A 401/403 before the first case: the key is wrong (or missing), with the server's
+    whole message."""
+    body = redact(response.text[:2000], response.request).strip()
+    whose = f"the key in {env}" if env else "the request (no api_key_env is set, so no key was sent)"
+    return ConfigError(f"{name}: the endpoint refused {whose} (HTTP {response.status_code}: {body})",
+                       hint=f"check the key in {env}" if env else "set api_key_env in the target file to the "
+                                                                  "variable with the key")
+
+
 class OpenAIChat:
     """POST {base_url}{path} with an OpenAI chat-completions body.
 
@@ -219,16 +237,12 @@ class OpenAIChat:
         base = self.url.copy_with(path=self.url.path.rsplit("/chat/completions", 1)[0] or "/")
         try:
             listed = await self.client.get(base.join(base.path.rstrip("/") + "/models"), headers=self.headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise ConfigError(f"{self.name}: cannot reach {base}: {type(exc).__name__}: {exc}",
-                              hint="check base_url in the target file and that the service is running") from exc
-        except TargetError as exc:  # the service's address policy refused it
-            raise ConfigError(f"{self.name}: cannot reach {base}: {exc.message}",
-                              hint="the platform's allowlist decides which addresses targets may have") from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, TargetError) as exc:
+            raise _unreachable(self.name, base, exc) from exc
         except httpx.HTTPError:
             return  # slow or flaky, not misconfigured: the run's retries and breaker handle it
         if listed.status_code in (401, 403):
-            raise self._refused_key(listed)
+            raise _refused_key(self.name, self.target_env, listed)
         known: list[str] = []
         if listed.status_code == 200:
             try:
@@ -240,13 +254,12 @@ class OpenAIChat:
         try:
             response = await self.client.post(self.url, json=body, headers=self.headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ConfigError(f"{self.name}: cannot reach {self.url}: {type(exc).__name__}: {exc}",
-                              hint="check base_url in the target file and that the service is running") from exc
+            raise _unreachable(self.name, self.url, exc) from exc
         except httpx.HTTPError:
             return
         status = response.status_code
         if status in (401, 403) and not _FILTER_BLOCK.search(response.text[:2000]):
-            raise self._refused_key(response)
+            raise _refused_key(self.name, self.target_env, response)
         message = redact(response.text[:2000], response.request).strip()
         if status == 404 or (status == 400 and "model" in message.lower()):
             if known and self.model not in known:
@@ -258,19 +271,6 @@ class OpenAIChat:
                               f"{self.model!r}: {message}",
                               hint="OpenAI-compatible base URLs usually end in /v1 (e.g. http://host:port/v1)"
                               if no_v1 else "check model and base_url in the target file")
-
-    def _key_hint(self) -> str:
-        env = self.target_env
-        return f"check the key in {env}" if env else "set api_key_env in the target file to the variable with the key"
-
-    def _key_message(self, status: int, message: str) -> str:
-        env = self.target_env
-        whose = f"the key in {env}" if env else "the request (no api_key_env is set, so no key was sent)"
-        return f"{self.name}: the endpoint refused {whose} (HTTP {status}: {message})"
-
-    def _refused_key(self, response: httpx.Response) -> ConfigError:
-        body = redact(response.text[:2000], response.request).strip()
-        return ConfigError(self._key_message(response.status_code, body), hint=self._key_hint())
 
 
 _PLACEHOLDER = re.compile(r"\{(prompt|system|case_id|lang)\}")
@@ -312,6 +312,7 @@ class HttpJson:
         self.key = _key(target)
         self.body = s.get("body", {"prompt": "{prompt}"})
         self.path = s["response_path"].split(".")
+        self.target_env = s.get("api_key_env")
 
     async def send(self, case: Any, *, seed: int) -> Reply:
         values = {"prompt": case.prompt, "system": case.system, "case_id": case.id, "lang": case.lang,
@@ -320,13 +321,63 @@ class HttpJson:
             response = await self.client.request(self.method, self.url, json=_fill(self.body, values),
                                                  headers=self.headers)
         raise_for_status(response, self.name)
+        return Reply(text=_hide(self._text(response), self.key), status_code=response.status_code)
+
+    def _text(self, response: httpx.Response) -> str:
         try:
             text = _dig(response.json(), self.path)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise _malformed(self.name, f"no {'.'.join(self.path)} in the reply") from exc
         if not isinstance(text, str):
             raise _malformed(self.name, f"{'.'.join(self.path)} is a {type(text).__name__}, not text")
-        return Reply(text=_hide(text, self.key), status_code=response.status_code)
+        return text
+
+    async def preflight(self) -> None:
+        """One small request before the first case: an address that does not answer, a
+        refused key, a URL the service does not have (404, 405) or a ``response_path``
+        that is not in a successful reply is a usage error (exit 2) naming what is wrong,
+        instead of a run whose every attempt fails the same way. Transient trouble (429,
+        5xx, a timeout) is left to the run."""
+        values = {"prompt": "Hello", "system": "", "case_id": "preflight", "lang": "en",
+                  "messages": [{"role": "user", "content": "Hello"}]}
+        try:
+            response = await self.client.request(self.method, self.url, json=_fill(self.body, values),
+                                                 headers=self.headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, TargetError) as exc:
+            raise _unreachable(self.name, self.url, exc) from exc
+        except httpx.HTTPError:
+            return
+        status = response.status_code
+        if status in (401, 403) and not _FILTER_BLOCK.search(response.text[:2000]):
+            raise _refused_key(self.name, self.target_env, response)
+        if status in (404, 405):
+            message = redact(response.text[:500], response.request).strip()
+            raise ConfigError(f"{self.name}: {self.method} {self.url} answered HTTP {status}: {message}",
+                              hint="check url and method in the target file")
+        if not 200 <= status < 300:
+            return
+        try:
+            self._text(response)
+        except TargetError as exc:
+            try:
+                shape = _shape(response.json())
+            except ValueError:
+                shape = f"not JSON: {redact(response.text[:200], response.request)!r}"
+            raise ConfigError(f"{self.name}: {exc.message.split(': ', 1)[1]}; the reply was {shape}",
+                              hint="set response_path in the target file to the field with the answer text, "
+                                   "e.g. output.text or choices.0.message.content") from exc
+
+
+def _shape(data: Any, depth: int = 0) -> str:
+    """A JSON reply's keys, nested two levels, without its values (they may be long or
+    private): ``{"output": {"text", "id"}, "usage"}``."""
+    if isinstance(data, dict) and depth < 2:
+        inner = [f'"{k}": {_shape(v, depth + 1)}' if isinstance(v, dict | list) and depth < 1 else f'"{k}"'
+                 for k, v in list(data.items())[:12]]
+        return "{" + ", ".join(inner) + (", ..." if len(data) > 12 else "") + "}"
+    if isinstance(data, list):
+        return f"[{_shape(data[0], depth + 1) if data else ''}]" if depth < 2 else "[...]"
+    return type(data).__name__
 
 
 class PythonCallable:

@@ -148,3 +148,61 @@ def test_a_key_refused_only_by_the_chat_path_is_quoted_whole(tmp_path):
     assert done.returncode == 2
     assert "refused the key in ACME_API_KEY (HTTP 403:" in done.stderr
     assert "which is why the whole of it must reach the user." in done.stderr
+
+
+# -- http-json: the same checks for any JSON API -------------------------------------------
+
+
+def acme_json(state: dict) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/api/answer")
+    async def answer(request: Request):
+        if request.headers.get("x-api-key") != KEY:
+            return JSONResponse({"detail": "invalid x-api-key: " + ERROR}, status_code=403)
+        state["calls"] += 1
+        body = await request.json()
+        return {"output": {"text": f"About {body['q'][:20]}: an answer.", "id": state["calls"]}, "usage": {"n": 1}}
+
+    return app
+
+
+def _json_files(tmp_path, url, path="output.text"):
+    target = write(tmp_path / "acme-json.yaml",
+                   f"name: acme-json\nconnector: http-json\nurl: {url}\nbody: {{q: '{{prompt}}'}}\n"
+                   f"response_path: {path}\napi_key_env: ACME_API_KEY\nauth_header: x-api-key\nconcurrency: 2\n")
+    return (target, *_files(tmp_path, "http://unused/v1")[1:])
+
+
+@pytest.fixture
+def json_server():
+    state = {"calls": 0}
+    with serve_in_thread(acme_json(state)) as base:
+        yield base, state
+
+
+def test_http_json_a_wrong_response_path_shows_the_replys_shape(tmp_path, json_server):
+    base, state = json_server
+    done = _run(tmp_path, *_json_files(tmp_path, f"{base}/api/answer", path="output.answer"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert 'no output.answer in the reply; the reply was {"output": {"text", "id"}, "usage": {"n"}}' in done.stderr
+    assert "set response_path" in done.stderr and state["calls"] == 1  # one request, not thirty
+    right = _run(tmp_path, *_json_files(tmp_path, f"{base}/api/answer"))
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert state["calls"] == 1 + 1 + 30
+
+
+def test_http_json_a_wrong_key_a_wrong_url_and_a_dead_port(tmp_path, json_server):
+    base, _ = json_server
+    refused = _run(tmp_path, *_json_files(tmp_path, f"{base}/api/answer"), "sk-wrong-key-0000")
+    assert refused.returncode == 2
+    assert "acme-json: the endpoint refused the key in ACME_API_KEY (HTTP 403:" in refused.stderr
+    assert "which is why the whole of it must reach the user." in refused.stderr
+    assert "sk-wrong-key-0000" not in refused.stderr
+    missing = _run(tmp_path, *_json_files(tmp_path, f"{base}/api/answers"))
+    assert missing.returncode == 2 and f"POST {base}/api/answers answered HTTP 404" in missing.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = _run(tmp_path, *_json_files(tmp_path, f"http://127.0.0.1:{port}/api/answer"))
+    assert dead.returncode == 2 and f"cannot reach http://127.0.0.1:{port}/api/answer" in dead.stderr
