@@ -6,9 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
-from harness.robot.declaration import REFERENCE, load
+from harness.robot.declaration import Declaration, REFERENCE, load
 from tests.helpers import write
 
 
@@ -24,6 +25,10 @@ def test_a_good_declaration_validates_and_loads(tmp_path):
     declared = load(path)
     assert declared.stopping(250.0) == (0.15, 25.0)
     assert declared.stopping(625.0) == (0.2, 82.5)  # linear between the declared speeds
+    # beyond the table: the top row's deceleration, never the top row held (240 mm at 1,500 mm/s)
+    assert declared.stopping(3000.0) == (0.6, 960.0)
+    short = Declaration({**REFERENCE, "stopping": [{"speed_mm_s": 250.0, "time_s": 0.15, "distance_mm": 25.0}]})
+    assert short.stopping(900.0)[1] == pytest.approx(25.0 * (900 / 250) ** 2)
 
 
 def test_a_bad_declaration_names_each_problem_with_its_line(tmp_path):
