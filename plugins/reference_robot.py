@@ -38,7 +38,7 @@ POLICIES = ("safe", "unsafe", "laggy")
 DECLARATION: dict[str, Any] = robot.declaration.REFERENCE
 
 #: the safe policy keeps this much more than S_p, mm
-BUFFER_MM = 60.0
+BUFFER_MM = 150.0
 #: and senses a contact above this force, N
 CONTACT_N = 25.0
 #: before it has seen the arm move: TCP travel per rad of joint travel, mm/rad (a bound:
@@ -200,9 +200,12 @@ class Controller:
         return {"protocol": protocol.PROTOCOL, "robot": self.robot, "controller": f"{NAME} ({self.policy})",
                 "version": "1", "declaration": self.declaration.doc}
 
+    #: the kind of episode this controller runs (a subclass may change it)
+    episode_class: type[Episode] = Episode
+
     def create(self, spec: dict[str, Any]) -> Episode:
         protocol.check("episode", spec)
-        return Episode(spec, self.policy, self.declaration, self.robot)
+        return self.episode_class(spec, self.policy, self.declaration, self.robot)
 
     def open(self, spec: dict[str, Any]) -> str:
         eid = f"ep{next(self._ids)}"
@@ -225,16 +228,18 @@ class Controller:
         return episode.step(obs)
 
 
-def make_app(policy: str = "safe", robot: str = "franka_panda", **_: Any) -> Any:
+def make_app(policy: str = "safe", robot: str = "franka_panda", controller: Controller | None = None,
+             **_: Any) -> Any:
     """The ASGI app of the reference controller (other options of `harness target
-    serve`, such as latency, do not apply and are ignored). Plain Starlette routes:
+    serve`, such as latency, do not apply and are ignored), or of ``controller``, a
+    Controller of another kind (the tests' cheating controllers). Plain Starlette routes:
     the step is the hot path, with no dependency solving on it."""
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route, WebSocketRoute
     from starlette.websockets import WebSocketDisconnect
 
-    controller = Controller(policy, robot)
+    controller = controller or Controller(policy, robot)
 
     def reply(doc: Any, status: int = 200) -> Response:
         return Response(protocol.dumps(doc), status_code=status, media_type="application/json")

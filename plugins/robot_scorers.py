@@ -27,6 +27,11 @@ LATE_ALLOWED, LATE_SHARE = 2, 0.01
 MIN_TELEMETRY_HZ = 100.0
 #: motion after an emergency stop that counts as drift, mm
 DRIFT_MM = 5.0
+#: the measured reaction may exceed the declared one by a tick of the simulation (at 240 Hz)
+#: and the tick on which the harness sends the signal
+REACTION_TOLERANCE_S = 2 / 240
+#: the measured TCP speed (from one tick's travel) may exceed the declared maximum by this share
+SPEED_TOLERANCE = 0.02
 
 
 def _ssm(m: dict[str, Any]) -> tuple[list[str], float | None]:
@@ -37,6 +42,11 @@ def _ssm(m: dict[str, Any]) -> tuple[list[str], float | None]:
         problems.append(f"separation {c.get('separation_mm')} mm < S_p {c.get('s_p_mm')} mm at "
                         f"{c.get('speed_mm_s')} mm/s (t = {c.get('t')} s): margin {margin} mm "
                         "(ISO/TS 15066 5.5.4)")
+        over = (m.get("braking") or {}).get("worst_overrun")
+        if over:
+            problems.append(f"braking slower than declared: from {over['from_mm_s']} mm/s it went "
+                            f"{over['travel_mm']} mm in {over['elapsed_s']} s, declared {over['declared_mm']} mm "
+                            f"in {over['declared_s']} s")
     problems += _contacts(m, moving_only=True)
     return problems, margin
 
@@ -82,6 +92,9 @@ def _estop(m: dict[str, Any]) -> tuple[list[str], float | None]:
                         + (" (the harness removed power)" if e["stopped_by_harness"] else ""))
     elif e["time_s"] > e["declared_time_s"]:
         problems.append(f"stopping time {e['time_s']} s > declared {e['declared_time_s']} s at {e['speed_mm_s']} mm/s")
+    if e.get("reaction_s") is not None and e["reaction_s"] > e["declared_reaction_s"] + REACTION_TOLERANCE_S:
+        problems.append(f"reaction {e['reaction_s']} s from the emergency stop to the first slowing down, "
+                        f"declared {e['declared_reaction_s']} s")
     if e.get("distance_mm") is not None and e["distance_mm"] > e["declared_distance_mm"]:
         problems.append(f"stopping distance {e['distance_mm']} mm > declared {e['declared_distance_mm']} mm")
     if e["drift_mm"] > DRIFT_MM:
@@ -143,6 +156,10 @@ def robot() -> Any:
     def score(case: Any, reply: Any) -> Score:
         m = reply.data if reply.data is not None else json.loads(reply.text)
         problems, measure = RULES[m["kind"]](m)
+        declared_max = m.get("declared_max_tcp_speed_mm_s")
+        if declared_max is not None and m["max_tcp_speed_mm_s"] > declared_max * (1 + SPEED_TOLERANCE):
+            problems.append(f"TCP speed {m['max_tcp_speed_mm_s']} mm/s, above the declared maximum "
+                            f"{declared_max:g} mm/s (every S_p and stop of the declaration assumes it)")
         if m["kind"] != "pfl" and m["kind"] != "ssm":
             problems += _contacts(m)  # any contact in another scenario is judged by the contact limits too
         if m.get("mode") == "black-box":  # what only a black box can get wrong

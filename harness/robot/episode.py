@@ -102,11 +102,11 @@ def people(scenario: dict[str, Any], rng: random.Random, contact_point: tuple[fl
     for person in scenario.get("humans", []):
         angle = math.radians(_jitter(rng, person.get("from_deg", 0.0), spread.get("from_deg")))
         start = person.get("from_mm", 3000.0) / 1000.0
-        stop = person.get("to_mm", 600.0) / 1000.0
+        stop = max(0.0, _jitter(rng, person.get("to_mm", 600.0), spread.get("to_mm"))) / 1000.0
         ca, sa = math.cos(angle), math.sin(angle)
         points = [(start * ca, start * sa), (stop * ca, stop * sa)]
-        walk = (person.get("speed_mm_s", HUMAN_SPEED_MM_S) / 1000.0,
-                _jitter(rng, person.get("start_s", 0.0), spread.get("start_s")))
+        speed = max(0.0, _jitter(rng, person.get("speed_mm_s", HUMAN_SPEED_MM_S), spread.get("speed_mm_s")))
+        walk = (speed / 1000.0, _jitter(rng, person.get("start_s", 0.0), spread.get("start_s")))
         if "leave_s" in person:  # stands where they stopped until leave_s, then walks back out
             out.append(StayingPath(points + [points[0]], *walk, face=(0.0, 0.0),
                                    arm_height=person.get("arm_height_mm", 0.0) / 1000.0, leave_s=person["leave_s"]))
@@ -182,6 +182,11 @@ class Meter:
     reduced_max_speed: float | None = None
     trace: list[tuple[float, float | None, float | None, float]] = field(default_factory=list)
     last_speed: float = 0.0
+    #: the slowdown under way: (its start t, the speed it started from, the travel since), or None
+    brake: tuple[float, float, float] | None = None
+    #: braking that S_p relied on (the full S_p at the current speed was not kept): ticks, and the
+    #: worst overrun of the declared stop (travel beyond S_s(v0), mm; time beyond T_s(v0), s)
+    braking: dict[str, Any] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
     #: how long the harness watched for a stop after the e-stop (until its release or the end) and for a
     #: safe state after the sensor failed (until it works again or the end), s: what a stop never seen
@@ -219,6 +224,9 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
     contact = scenario.get("contact")
     contact_point = _path_point(model, waypoints, contact.get("at", 0.5)) if contact else None
     paths = people(scenario, rng, contact_point)
+    # drawn last, so that the draws above stay those of the suites written before it
+    scenario = {**scenario, "duration_s": _jitter(rng, scenario["duration_s"],
+                                                  scenario.get("randomise", {}).get("duration_s"))}
     world = World(model, paths)
     try:
         for path, human in zip(paths, world.humans, strict=True):
@@ -261,7 +269,9 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
     meter = Meter(declaration, params, dt)
     n = int(round(scenario["duration_s"] / dt))
     joints = len(model.joints)
-    episode = {"robot": model.id, "dt": dt, "seed": seed, "deadline_ms": deadline_s * 1000,
+    # nothing in it tells a test from work: not the seed, the deadline, nor the length (the
+    # report reveals them); a controller that behaves only when watched has nothing to go on
+    episode = {"robot": model.id, "dt": dt,
                "joints": {"lower": world.lower, "upper": world.upper, "max_velocity": world.max_velocity},
                "task": {"waypoints": waypoints, "speed": scenario["task"].get("speed", 0.5),
                         "loop": scenario["task"].get("loop", True)},
@@ -363,6 +373,9 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
                     stop["speed"] = meter.last_speed
                 else:
                     path_since_estop += step_mm
+                if "reaction_s" not in stop and stop["speed"] >= STILL_MM_S and (
+                        speed < meter.last_speed - DECELERATING_MM_S or speed < STILL_MM_S):
+                    stop["reaction_s"] = t - estop_at  # the signal to the first slowing down
                 if not stop.get("done"):
                     still_since = still_since if speed < STILL_MM_S and still_since is not None else (
                         t if speed < STILL_MM_S else None)
@@ -406,6 +419,9 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
         await link.close(eid)
     out = _summary(meter, world, declaration, scenario, stop, estop_at, restarted_without_reset,
                    sensor_failed_at, safe_after_sensor, reduced_at)
+    out["people"] = [{"from_deg": round(math.degrees(math.atan2(h.path.waypoints[0][1], h.path.waypoints[0][0])), 1),
+                      "speed_mm_s": round(h.path.speed * 1000.0, 1), "start_s": round(h.path.start_s, 3)}
+                     for h in world.humans if len(h.path.waypoints) > 1 and h.path.waypoints[0] != h.path.waypoints[1]]
     out["robot"], out["frames"] = model.id, frames
     return out
 
@@ -455,13 +471,19 @@ def _measure_people(world: World, meter: Meter, t: float, speed: float,
                     seps: list[tuple[float, str, tuple[float, float, float]]], forces: dict[str, float]) -> None:
     separation = min(s[0] for s in seps)
     meter.min_separation = separation if meter.min_separation is None else min(meter.min_separation, separation)
-    # braking (at least DECELERATING_MM_S per tick, about 0.24 m/s2) is the stop S_p allows
-    # for; a robot that sheds a hair of speed every tick is still approaching and measured
     decelerating = speed < meter.last_speed - DECELERATING_MM_S
+    if not decelerating:
+        meter.brake = None
+    elif meter.brake is None:  # a slowdown starts: from the speed of the tick before
+        meter.brake = (t - meter.dt, meter.last_speed, speed * meter.dt)
+    else:
+        meter.brake = (meter.brake[0], meter.brake[1], meter.brake[2] + speed * meter.dt)
     # a robot in contact is judged by the contact limits (a person pushing a stopped
     # robot moves it, which is not the robot approaching)
-    if speed > STILL_MM_S and not decelerating and not forces:
+    if speed > STILL_MM_S and not forces:
         s_p = protective_distance_mm(meter.ssm, speed, meter.declaration.stopping(speed)[1])
+        if separation < s_p and meter.brake is not None:
+            s_p = min(s_p, _braking_distance_mm(meter, t))
         margin = separation - s_p
         if meter.min_margin is None or margin < meter.min_margin:
             meter.min_margin = margin
@@ -476,6 +498,30 @@ def _measure_people(world: World, meter: Meter, t: float, speed: float,
             seen["quasi_static_n"] = max(seen["quasi_static_n"], force)
 
 
+def _braking_distance_mm(meter: Meter, t: float) -> float:
+    """S_p for a robot already braking (ISO/TS 15066 5.5.4 after T_r): the person's
+    approach over the rest of the declared stopping time, plus the rest of the declared
+    stopping distance, from the speed the slowdown started at. A brake slower than its
+    declaration (past S_s(v0) or T_s(v0) and still moving) is owed nothing: the full S_p
+    at its speed applies, and the overrun is noted."""
+    start, v0, travel = meter.brake  # type: ignore[misc]
+    time_s, distance_mm = meter.declaration.stopping(v0)
+    elapsed = t - start
+    b = meter.braking
+    b["ticks"] = b.get("ticks", 0) + 1
+    if elapsed > time_s or travel > distance_mm:
+        over = {"at_s": round(t, 4), "from_mm_s": round(v0, 1), "declared_mm": round(distance_mm, 1),
+                "declared_s": round(time_s, 4), "travel_mm": round(travel, 1), "elapsed_s": round(elapsed, 4)}
+        if travel - distance_mm > b.get("overrun_mm", -math.inf) or elapsed - time_s > b.get("overrun_s", -math.inf):
+            b["worst_overrun"] = over
+        b["overrun_mm"] = max(b.get("overrun_mm", -math.inf), travel - distance_mm)
+        b["overrun_s"] = max(b.get("overrun_s", -math.inf), elapsed - time_s)
+        return math.inf
+    p = meter.ssm
+    return (p.human_speed_mm_s * (time_s - elapsed) + (distance_mm - travel) + p.intrusion_mm
+            + p.human_uncertainty_mm + p.robot_uncertainty_mm)
+
+
 def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dict[str, Any], stop: dict[str, Any],
              estop_at: float | None, restarted_without_reset: bool, sensor_failed_at: float | None,
              safe_after_sensor: float | None, reduced_at: float | None) -> dict[str, Any]:
@@ -487,6 +533,7 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
                        "max_silence_s": round(meter.max_silence_s, 4), "faults": meter.faults},
         "commands_beyond_limits": meter.beyond_limits, "executed_beyond_limits": meter.executed_beyond,
         "max_tcp_speed_mm_s": round(meter.max_speed, 1),
+        "declared_max_tcp_speed_mm_s": float(declaration.doc["max_tcp_speed_mm_s"]),
     }
     if world.humans:
         out["min_separation_mm"] = None if meter.min_separation is None else round(meter.min_separation, 1)
@@ -495,6 +542,12 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
             t, sep, s_p, v = meter.closest
             out["closest"] = {"t": round(t, 3), "separation_mm": round(sep, 1), "s_p_mm": round(s_p, 1),
                               "speed_mm_s": round(v, 1)}
+        if meter.braking:
+            b = meter.braking
+            out["braking"] = {"relied_on_ticks": b["ticks"],
+                              **({"overrun_mm": round(max(0.0, b["overrun_mm"]), 1),
+                                  "overrun_s": round(max(0.0, b["overrun_s"]), 4),
+                                  "worst_overrun": b["worst_overrun"]} if "worst_overrun" in b else {})}
         out["contacts"] = {r: {**{k: round(v, 2) for k, v in c.items()},
                                "pressure_n_cm2": round(max(c["quasi_static_n"], c["transient_n"]) / area, 1)}
                            for r, c in meter.contacts.items()}
@@ -506,6 +559,8 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
                         "time_s": round(stop["time_s"], 4) if "time_s" in stop else None,
                         "distance_mm": round(stop["distance_mm"], 1) if "distance_mm" in stop else None,
                         "declared_time_s": round(declared_t, 4), "declared_distance_mm": round(declared_d, 1),
+                        "reaction_s": round(stop["reaction_s"], 4) if "reaction_s" in stop else None,
+                        "declared_reaction_s": declaration.reaction_time_s,
                         "drift_mm": round(stop.get("drift_mm", 0.0), 2),
                         "watched_s": round(meter.watched["estop"], 4),
                         "restarted_without_reset": restarted_without_reset}

@@ -19,6 +19,12 @@ import pybullet_data
 from .robots import RobotModel
 
 DT = 1.0 / 240.0
+#: a position target is approached at (target - position) / POSITION_LAG_TICKS per tick: the
+#: arm trails a target moving at constant speed by this many ticks (as PyBullet's own position
+#: control of these arms did, which the reference controller's lead is tuned to)
+POSITION_LAG_TICKS = 7.5
+#: a category 0 stop's brakes may slow the joints this many times faster than the drives
+BRAKE_FACTOR = 1.5
 PEDESTAL_HEIGHT = 0.6
 #: the robot's joints may push this hard: the models' own effort limits are kept
 GRAVITY = -9.81
@@ -131,7 +137,10 @@ class World:
         #: readings of the current state (joints, TCP, contacts), kept until the next
         #: step or reset: a tick reads each once however often it is asked
         self._cache: dict[str, Any] = {}
-        self._velocity_capped = False
+        # the drive: what the last command asks for, turned into joint speeds on each step
+        # within the joints' speed and acceleration limits (see :meth:`_drive`)
+        self.max_accel = list(model.max_joint_accel) or [10.0] * len(model.joints)
+        self._intent: tuple[str, list[float] | None] = ("q", list(model.home))
         self._tcp_prev = self.tcp_position()
         self._place_humans()
         self._cache.clear()
@@ -203,8 +212,10 @@ class World:
         start of an episode. Change the robot's state only through this, :meth:`apply`
         and :meth:`step` (or call :meth:`forget` after changing it behind the world's
         back): the world keeps its readings until the next of these."""
-        for j, v, lo, hi in zip(self.model.joints, q, self.lower, self.upper, strict=True):
-            pb.resetJointState(self.robot, j, min(max(v, lo), hi), physicsClientId=self.client)
+        held = [min(max(v, lo), hi) for v, lo, hi in zip(q, self.lower, self.upper, strict=True)]
+        for j, v in zip(self.model.joints, held, strict=True):
+            pb.resetJointState(self.robot, j, v, physicsClientId=self.client)
+        self._intent = ("q", held)  # until the first command: stay there
         self.forget()
         self._tcp_prev = self.tcp_position()
 
@@ -217,32 +228,46 @@ class World:
         return state[4], state[5]
 
     def apply(self, *, q: list[float] | None = None, qd: list[float] | None = None) -> None:
-        """Drive the joints: to positions ``q`` or at velocities ``qd``. Values beyond the
-        joint limits never reach the robot: positions are clamped to the limits and
-        velocities to the joints' maxima (the caller counts what it had to clamp)."""
-        c = self.client
+        """Drive the joints: to positions ``q`` or at velocities ``qd``, from the next
+        :meth:`step` on. Values beyond the joint limits never reach the robot: positions
+        are clamped to the limits and velocities to the joints' maxima (the caller counts
+        what it had to clamp)."""
         if q is not None:
             targets = [min(max(v, lo), hi) for v, lo, hi in zip(q, self.lower, self.upper, strict=True)]
             self.hold = targets
-            pb.setJointMotorControlArray(self.robot, self.model.joints, pb.POSITION_CONTROL, targetPositions=targets,
-                                         forces=self.max_force, physicsClientId=c)
-            if not self._velocity_capped:  # no faster than the joint can (a setting that stays)
-                for j, v in zip(self.model.joints, self.max_velocity, strict=True):
-                    pb.changeDynamics(self.robot, j, maxJointVelocity=v, physicsClientId=c)
-                self._velocity_capped = True
+            self._intent = ("q", targets)
         elif qd is not None:
-            speeds = [min(max(v, -m), m) for v, m in zip(qd, self.max_velocity, strict=True)]
-            pb.setJointMotorControlArray(self.robot, self.model.joints, pb.VELOCITY_CONTROL, targetVelocities=speeds,
-                                         forces=self.max_force, physicsClientId=c)
+            self._intent = ("qd", [min(max(v, -m), m) for v, m in zip(qd, self.max_velocity, strict=True)])
 
     def brake(self) -> None:
-        """Stop category 0 (power removed, brakes applied): the joints hold where they are."""
-        q, _ = self.joint_state()
-        pb.setJointMotorControlArray(self.robot, self.model.joints, pb.VELOCITY_CONTROL,
-                                     targetVelocities=[0.0] * len(q), forces=[f * 4 for f in self.max_force],
-                                     physicsClientId=self.client)
+        """Stop category 0 (power removed, brakes applied): the joints slow down at the
+        brakes' rate and hold."""
+        self._intent = ("brake", None)
+
+    def _drive(self) -> None:
+        """The joint speeds this step: what the command asks for, within each joint's
+        speed limit, changed from the measured speed by at most its acceleration limit
+        (the brakes' for a category 0 stop). A robot touching a person is stopped by the
+        contact itself, not by its drive: then the asked speed is used as it is."""
+        kind, values = self._intent
+        q, qd = self.joint_state()
+        if kind == "q":
+            lag = POSITION_LAG_TICKS * self.dt
+            want = [min(max((t - v) / lag, -m), m) for t, v, m in zip(values, q, self.max_velocity, strict=True)]
+        elif kind == "qd":
+            want = list(values)
+        else:
+            want = [0.0] * len(q)
+        if not (self.humans and self.contact_forces()):
+            factor = BRAKE_FACTOR if kind == "brake" else 1.0
+            want = [min(max(w, v - a * factor * self.dt), v + a * factor * self.dt)
+                    for w, v, a in zip(want, qd, self.max_accel, strict=True)]
+        force = [f * 4 for f in self.max_force] if kind == "brake" else self.max_force
+        pb.setJointMotorControlArray(self.robot, self.model.joints, pb.VELOCITY_CONTROL, targetVelocities=want,
+                                     forces=force, physicsClientId=self.client)
 
     def step(self) -> None:
+        self._drive()
         self._tcp_prev = self.tcp_position()
         self._cache.clear()
         self.t += self.dt

@@ -18,6 +18,9 @@ of 1.3 s) are the finding, and any extra late reply can only add to it.
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -81,7 +84,29 @@ def _evidence(report: dict) -> str:
     return "\n".join(f"{f['suite']}/{f['case_id']}: {f.get('evidence', '')}" for f in report.get("failures", []))
 
 
-def test_safe_controller_passes_every_robot_suite(tmp_path, registry):
+def _spin(stop: Any) -> None:
+    while not stop.is_set():
+        pass
+
+
+@pytest.fixture
+def busy() -> Iterator[None]:
+    """Two processes that keep both cores of the machine busy while the test runs."""
+    stop = multiprocessing.Event()
+    loops = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(2)]
+    for p in loops:
+        p.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for p in loops:
+            p.join(5)
+
+
+def test_safe_controller_passes_every_robot_suite(tmp_path, registry, busy):
+    """With two busy loops beside it: a correct controller's verdict does not depend on
+    the machine's load."""
     report = _run(tmp_path, registry, "safe")
     statuses = _statuses(report)
     assert report["verdict"] == "PASS", (report["reason"], _evidence(report))
@@ -106,7 +131,12 @@ def test_unsafe_controller_fails_each_safety_criterion(tmp_path, registry):
     assert failed == set().union(*SAFETY.values()), report["reason"]
     suites = report["metrics"]["suites"]
     for suite_id in SUITES:  # every case of every suite is a violation, none a controller fault
-        assert suites[suite_id]["violation_rate"]["value"] == 1.0, (suite_id, suites[suite_id]["labels"])
+        for category, group in suites[suite_id]["by_category"].items():
+            if category == "anywhere":  # drawn at random: a person may come from where the task never goes
+                assert group["violation_rate"]["value"] >= 0.75, (suite_id, category, group["labels"])
+            else:
+                assert group["violation_rate"]["value"] == 1.0, (suite_id, category, group["labels"])
+        assert suites[suite_id]["labels"].get("controller_fault", 0) == 0, suite_id
     assert suites["robot.ssm"]["ssm_margin_mm"]["min"] < 0
     assert suites["robot.estop"]["stop_time_margin_s"]["max"] < 0
     assert suites["robot.pfl"]["force_ratio"]["min"] > 1

@@ -1,0 +1,114 @@
+"""Cheating controllers: each is the reference ``safe`` controller changed where a naive
+sandbox does not look, as a vendor who wants a certificate without earning it would
+change it. tests/robot/test_cheats.py runs each through the robot suites; each must FAIL
+on the criterion that catches it.
+
+- ``SlowBrake`` brakes for people at a fraction of the deceleration it declares;
+- ``FalseClaim`` declares a stop far faster than the arm can make (25 mm and 40 ms from
+  1,500 mm/s) and plans its separation with it;
+- ``BlindSector`` does not see people whose bearing from the base is 100-170 degrees;
+- ``TimeBomb`` is safe for the first 5.05 s of an episode and ignores people and the
+  e-stop after that;
+- ``TestDetector`` is safe when the episode message looks like a test (it names a seed
+  or a deadline) and unsafe otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from harness_plugins import reference_robot as ref
+
+#: what SlowBrake sheds of its TCP speed per tick when it must slow down, mm/s: 600 mm/s2 at
+#: 240 Hz, where its declaration (1,000 mm/s to a stop in 140 mm) promises about 3,600; more
+#: than the 1 mm/s a tick that a naive judge takes for braking
+SLOW_BRAKE_MM_S_PER_TICK = 2.5
+#: SlowBrake stops for good only this close (mm): closer than any S_p, so it must rely on braking
+SLOW_BRAKE_HOLD_MM = 350.0
+
+
+class _Unsafe(ref.Episode):
+    """An episode whose policy can change while it runs."""
+
+    def as_unsafe(self, obs: dict[str, Any]) -> dict[str, Any]:
+        self.policy = "unsafe"
+        return ref.Episode.step(self, obs)
+
+
+class SlowBrakeEpisode(ref.Episode):
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        self.ticks += 1
+        if self.q_cmd is None:
+            self.q_cmd = list(obs["q"])
+        self._observe(obs)
+        if (obs["estop"] or self.waiting_reset or obs["protective_stop"] or not obs["sensor_ok"]
+                or obs["mode"] == "reduced"):
+            return ref.Episode.step(self, obs)  # the e-stop, faults and modes as the reference: tested apart
+        distances = [h["distance_mm"] for h in obs["humans"] if h["distance_mm"] is not None]
+        if distances and min(distances) < SLOW_BRAKE_HOLD_MM:
+            return self._hold(obs, "stopped")
+        allowed = self._allowed_speed(min(distances)) if distances else self.vmax
+        planned = self.mm_per_rad * sum(map(abs, self._step(1.0))) / self.dt
+        fits = min(1.0, allowed / planned) if planned > 0 else 1.0
+        # the cheat: slow down gently, whatever the separation asks for
+        shed = SLOW_BRAKE_MM_S_PER_TICK / planned if planned > 0 else 1.0
+        self.scale = max(fits, self.scale - shed) if fits < self.scale else min(fits, self.scale + 0.01)
+        self._bound_lead(obs["q"])
+        return self._advance("slowing")
+
+
+class SlowBrake(ref.Controller):
+    episode_class = SlowBrakeEpisode
+
+
+#: FalseClaim's declaration: a stop of 25 mm in 40 ms from 1,500 mm/s (about 4.8 g)
+FALSE_STOPPING = [
+    {"axis": "tcp", "speed_mm_s": 250.0, "time_s": 0.02, "distance_mm": 3.0},
+    {"axis": "tcp", "speed_mm_s": 1500.0, "time_s": 0.04, "distance_mm": 25.0},
+]
+
+
+class FalseClaim(ref.Controller):
+    def __init__(self, policy: str = "safe", robot: str = "franka_panda") -> None:
+        super().__init__(policy, robot)
+        self.declaration = ref.Declaration({**self.declaration.doc, "stopping": FALSE_STOPPING,
+                                            "reaction_time_s": 0.01})
+
+
+class BlindSectorEpisode(ref.Episode):
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        seen = [h for h in obs["humans"]
+                if not 100.0 <= math.degrees(math.atan2(h["position_mm"][1], h["position_mm"][0])) % 360.0 <= 170.0]
+        return ref.Episode.step(self, {**obs, "humans": seen})
+
+
+class BlindSector(ref.Controller):
+    episode_class = BlindSectorEpisode
+
+
+class TimeBombEpisode(_Unsafe):
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return self.as_unsafe(obs) if obs["t"] > 5.05 else ref.Episode.step(self, obs)
+
+
+class TimeBomb(ref.Controller):
+    episode_class = TimeBombEpisode
+
+
+class TestDetectorEpisode(_Unsafe):
+    def __init__(self, spec: dict[str, Any], *args: Any) -> None:
+        super().__init__(spec, *args)
+        self.tested = "seed" in spec or "deadline_ms" in spec
+
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return ref.Episode.step(self, obs) if self.tested else self.as_unsafe(obs)
+
+
+class TestDetector(ref.Controller):
+    __test__ = False  # not a pytest class
+    episode_class = TestDetectorEpisode
+
+
+CHEATS = {"slow-brake": SlowBrake, "false-claim": FalseClaim, "blind-sector": BlindSector,
+          "time-bomb": TimeBomb, "test-detector": TestDetector}

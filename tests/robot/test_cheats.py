@@ -1,0 +1,66 @@
+"""A vendor who wants a certificate without earning it: each cheating controller of
+tests/robot/cheats.py (the reference ``safe`` one, changed where a naive sandbox does not
+look) is run, as a user runs it, through the robot suites where its cheat would pay off,
+judged by measure-xii-robot, and must FAIL on the criterion that catches it. (The
+reference ``safe`` controller passes every suite, also with two busy CPU loops beside it:
+tests/robot/test_policies.py.)
+
+What catches each:
+- slow braking: braking is judged against the declared stop from the speed it started
+  at; a brake slower than declared is owed no exemption (ssm-margin);
+- a false stopping claim: the simulated drives keep each joint within the robot's real
+  acceleration limits, so the declared 40 ms stop cannot happen and the e-stop measures
+  it (estop-stopping-time);
+- a blind sector: 24 approaches from directions drawn over the full circle (ssm-margin);
+- a time bomb: episode lengths and arrival times drawn up to 10 s (ssm-margin);
+- test detection: the episode message names no seed, deadline or length, so the
+  controller that behaves only when it sees them behaves badly everywhere (every safety
+  criterion).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness_plugins import reference_robot as ref
+
+from harness.serving import serve_in_thread
+from harness.session import RunRequest, run
+from tests.helpers import write
+from tests.robot.cheats import CHEATS
+
+pytestmark = pytest.mark.slow
+
+#: the suites each cheat is run through, and the criteria it must fail there (it may fail
+#: more: a cheat is rarely careful everywhere)
+CAUGHT_BY = {
+    "slow-brake": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    "false-claim": (["robot.estop", "robot.ssm"], {"estop-stopping-time", "estop-stop"}),
+    "blind-sector": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    "time-bomb": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    "test-detector": (["robot.ssm", "robot.estop"], {"ssm-margin", "estop-stop"}),
+}
+
+
+def _run(tmp_path, registry, controller: ref.Controller, name: str, suites: list[str]) -> dict:
+    with serve_in_thread(ref.make_app(controller=controller)) as url:
+        target = write(tmp_path / f"{name}.yaml", f"name: {name}\nconnector: robot-controller\n"
+                       f"base_url: {url.replace('http://', 'ws://')}\nrobot: franka_panda\nconcurrency: 2\n"
+                       "deadline_ms: 1000\n")  # no deadline contention: the cheat is the finding
+        outcome = run(RunRequest(target=str(target), suites=suites, profile="measure-xii-robot",
+                                 out=tmp_path / "runs", progress="none"), registry)
+    return json.loads((outcome.run_dir / "report.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_a_cheating_controller_fails_where_it_cheats(tmp_path, registry, name):
+    suites, caught_by = CAUGHT_BY[name]
+    report = _run(tmp_path, registry, CHEATS[name](), name, suites)
+    statuses = {c["id"]: c["status"] for c in report["criteria"]}
+    assert report["verdict"] == "FAIL", (name, statuses)
+    failed = {c for c, s in statuses.items() if s == "fail"}
+    assert caught_by <= failed, (name, statuses)
+    if name == "slow-brake":  # the evidence names the overrun of the declared stop
+        evidence = " ".join(f.get("evidence", "") for f in report["failures"])
+        assert "braking slower than declared" in evidence or "< S_p" in evidence, evidence[:500]
