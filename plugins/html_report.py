@@ -546,10 +546,13 @@ def _robot_charts(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
         if closest.get("t") is not None:
             margin = sep.get("margin_mm")
             vlines.append((float(closest["t"]), "closest", f"closest approach, t = {_plain(closest['t'])} s"))
-            note = (f"Closest approach at t = {_plain(closest['t'])} s: separation "
+            note = (f"Smallest margin at t = {_plain(closest['t'])} s: separation "
                     f"{_plain(closest.get('separation_mm'))} mm against S_p {_plain(closest.get('s_p_mm'))} mm at "
                     f"{_plain(closest.get('speed_mm_s'))} mm/s"
                     + (f" (margin {_plain(margin)} mm)." if margin is not None else "."))
+        if sep.get("min_separation_mm") is not None:  # the closest it got, moving or not
+            note = (note + " " if note else "") + (f"The closest the robot came to a person: "
+                                                    f"{_plain(sep['min_separation_mm'])} mm.")
             if closest.get("separation_mm") is not None:
                 dots.append((float(closest["t"]), float(closest["separation_mm"]), "closest",
                              f"separation {closest['separation_mm']} mm at {closest.get('speed_mm_s')} mm/s"))
@@ -567,6 +570,14 @@ def _robot_charts(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
                                          f"{entry['suite']}: separation and S_p over time", y_unit="mm",
                                          vlines=vlines, dots=dots, spans=spans),
                        "kind": "separation", "label": label, "note": note})
+        moving = [(p[0], p[3]) for p in pts if len(p) > 3 and p[3] is not None]
+        if moving:
+            charts.append({"title": "TCP speed around the closest approach",
+                           "svg": line_chart([("spd", "TCP speed (mm/s)", moving)],
+                                             f"{entry['suite']}: TCP speed over time", y_unit="mm/s",
+                                             vlines=vlines),
+                           "kind": "speed", "label": label,
+                           "note": "Below S_p the robot must stand still: any speed there is a violation."})
     speed = plots.get("speed")
     if isinstance(speed, Mapping) and speed.get("points"):
         vlines, spans, hlines = [], [], []
@@ -678,7 +689,9 @@ def _criteria_rows(criteria: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             measured = rate.get(field, rate["value"])
         rows.append({
             "id": c.get("id"), "status": c.get("status"), "clause": c.get("clause"), "message": c.get("message"),
-            "detail": redact(c.get("detail")) if c.get("status") != "pass" else "",
+            # the harness's own sentence about measured values, never a target's text: not
+            # redacted (a force ratio of 1000000.0 is a measurement, not a phone number)
+            "detail": c.get("detail") or "" if c.get("status") != "pass" else "",
             "threshold": ", ".join(f"{op} {_plain(v)}".strip() for op, v in marks) or "—",
             "on": field if field in ("ci_low", "ci_high") else "",
             "source": c.get("threshold_source") or "",

@@ -162,7 +162,8 @@ def worst_case(summary: Mapping[str, Any]) -> dict[str, Any]:
         else:
             centre = float(min((p for p in trace if p[1] is not None), key=lambda p: p[1])[0])
         focus = centre
-        points = [[p[0], p[1], p[2]] for p in trace
+        # with the TCP speed: a standing robot's band below S_p is harmless, a moving one's is not
+        points = [[p[0], p[1], p[2], p[3]] for p in trace
                   if p[1] is not None and abs(p[0] - centre) <= SEPARATION_WINDOW_S]
         plots["separation"] = {"points": _thin(points), "closest": closest if isinstance(closest, Mapping) else None,
                                "min_separation_mm": summary.get("min_separation_mm"),

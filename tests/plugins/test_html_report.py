@@ -256,3 +256,13 @@ def test_both_formats_are_registered(registry):
     reporters = registry.reporters()
     assert reporters["html"].render is html_report.render
     assert reporters["pdf"].render is html_report.render_pdf
+
+
+def test_a_criterions_measured_values_are_shown_as_measured():
+    """A criterion's detail is the harness's own sentence about what it measured: a long
+    number in it is a measurement, never masked as if it were a phone number."""
+    rows = html_report._criteria_rows([{"id": "pfl-force", "status": "fail", "clause": "Table A.2",
+                                        "message": "too much force",
+                                        "detail": "/suites/robot.pfl/force_ratio/max: 1000000.0 is greater than 1"}])
+    assert rows[0]["detail"] == "/suites/robot.pfl/force_ratio/max: 1000000.0 is greater than 1"
+    assert html_report.NUMBER not in rows[0]["detail"]

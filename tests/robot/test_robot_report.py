@@ -198,7 +198,7 @@ def _pixels(png: bytes) -> tuple[int, int, bytes]:
 def test_html_draws_the_charts_and_the_replay(robot_run):
     html = (robot_run.run_dir / "report.html").read_text()
     assert '<section id="robot">' in html and 'href="#robot"' in html
-    assert html.count('<svg class="chart line"') == 2  # separation and S_p; speed around the e-stop
+    assert html.count('<svg class="chart line"') == 3  # separation and S_p, speed around them; speed around the e-stop
     assert '<svg class="chart force" viewBox="0 0 800' in html and 'aria-label="t.pfl: contact force per body' in html
     assert 'class="ln sep"' in html and 'class="ln sp"' in html and 'class="mk closest"' in html
     assert 'class="mk estop"' in html and 'class="span declared"' in html
@@ -290,7 +290,7 @@ def test_the_robot_section_renders_and_the_flip_book_advances_in_chromium(robot_
             assert section.locator(".headline .measured-by").first.inner_text() == HARNESS
             widths = section.locator("svg.chart.line path.ln").evaluate_all(
                 "ps => ps.map(p => p.getBBox().width)")
-            assert len(widths) == 3 and min(widths) > 300, "the lines are drawn across the charts"
+            assert len(widths) == 4 and min(widths) > 300, "the lines are drawn across the charts"
             assert section.locator("svg.chart.force rect.b").count() >= 2
 
             book = section.locator(".flipbook").first
