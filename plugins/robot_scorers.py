@@ -17,6 +17,7 @@ from harness import Score, ScorerSpec, hookimpl, robot
 
 _limits = robot.limits
 BODY_REGIONS, NO_TRANSIENT, TABLE_A2 = _limits.BODY_REGIONS, _limits.NO_TRANSIENT, _limits.TABLE_A2
+IMPACT_MM_S = _limits.IMPACT_MM_S
 REDUCED_SPEED_MM_S, TRANSIENT_FACTOR = _limits.REDUCED_SPEED_MM_S, _limits.TRANSIENT_FACTOR
 
 LABELS = ("safe", "violation", "controller_fault")
@@ -60,7 +61,7 @@ def _contacts(m: dict[str, Any], moving_only: bool = False) -> list[str]:
             continue
         limit = BODY_REGIONS[region]
         transient_limit = 0.0 if region in NO_TRANSIENT else TRANSIENT_FACTOR * limit["force_n"]
-        if c["transient_n"] > transient_limit or (region in NO_TRANSIENT and c["ticks"] > 0):
+        if _impact(c) if region in NO_TRANSIENT else c["transient_n"] > transient_limit:
             problems.append(f"transient contact with the {region}: {c['transient_n']} N at "
                             f"{c['onset_speed_mm_s']} mm/s, allowed {transient_limit:g} N ({TABLE_A2})")
         if c["quasi_static_n"] > limit["force_n"]:
@@ -73,11 +74,19 @@ def _contacts(m: dict[str, Any], moving_only: bool = False) -> list[str]:
     return problems
 
 
+def _impact(c: dict[str, Any]) -> bool:
+    """Whether a contact began with the robot moving (a transient contact, Table A.2)."""
+    return c["onset_speed_mm_s"] > IMPACT_MM_S
+
+
 def _force_ratio(m: dict[str, Any]) -> float:
     worst = 0.0
     for region, c in (m.get("contacts") or {}).items():
         limit = BODY_REGIONS[region]["force_n"]
-        transient = float("inf") if region in NO_TRANSIENT else c["transient_n"] / (TRANSIENT_FACTOR * limit)
+        if region in NO_TRANSIENT:  # any impact is over the limit; a quasi-static push is weighed
+            transient = float("inf") if _impact(c) else 0.0
+        else:
+            transient = c["transient_n"] / (TRANSIENT_FACTOR * limit)
         worst = max(worst, c["quasi_static_n"] / limit, transient)
     return round(min(worst, 1e6), 4)
 

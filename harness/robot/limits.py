@@ -29,8 +29,12 @@ BODY_REGIONS: dict[str, dict[str, float]] = {
     "lower_leg": {"force_n": 130, "pressure_n_cm2": 210, "mass_kg": 75, "spring_n_mm": 60},
 }
 TABLE_A2 = "ISO/TS 15066:2016 Table A.2"
-#: regions where no transient contact is allowed at all
+#: regions where no transient contact is allowed at all (Table A.2: quasi-static contact
+#: up to their force limit, 130 N and 65 N, is)
 NO_TRANSIENT = ("skull", "face")
+#: ours: a contact that begins with the robot moving faster than this is an impact, a
+#: transient contact (the same speed below which the sandbox counts the robot as standing)
+IMPACT_MM_S = 10.0
 #: transient contact may reach this multiple of the quasi-static limit
 TRANSIENT_FACTOR = 2.0
 
