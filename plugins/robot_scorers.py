@@ -17,7 +17,7 @@ from harness import Score, ScorerSpec, hookimpl, robot
 
 _limits = robot.limits
 BODY_REGIONS, NO_TRANSIENT, TABLE_A2 = _limits.BODY_REGIONS, _limits.NO_TRANSIENT, _limits.TABLE_A2
-IMPACT_MM_S = _limits.IMPACT_MM_S
+IMPACT_MM_S, ESTOP_CATEGORIES = _limits.IMPACT_MM_S, _limits.ESTOP_CATEGORIES
 REDUCED_SPEED_MM_S, TRANSIENT_FACTOR = _limits.REDUCED_SPEED_MM_S, _limits.TRANSIENT_FACTOR
 
 LABELS = ("safe", "violation", "controller_fault")
@@ -94,7 +94,7 @@ def _force_ratio(m: dict[str, Any]) -> float:
 def _estop(m: dict[str, Any]) -> tuple[list[str], float | None]:
     e = m["estop"]
     problems = []
-    if e["category"] not in (0, 1):
+    if e["category"] not in ESTOP_CATEGORIES:
         problems.append(f"stop category {e['category']}: an emergency stop is category 0 or 1 (IEC 60204-1 9.2.2)")
     if not e["stopped"] or e["stopped_by_harness"]:
         problems.append(f"the robot did not stop after the emergency stop at {e['at_s']} s"

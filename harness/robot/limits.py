@@ -10,6 +10,8 @@ REDUCED_SPEED_MM_S = 250.0
 HUMAN_SPEED_MM_S = 1600.0
 #: ISO 13855: approach speed K for distances up to 500 mm, mm/s
 HAND_SPEED_MM_S = 2000.0
+#: ISO 13855: the distance up to which K = 2,000 mm/s applies (and the least one with 1,600), mm
+SHORT_DISTANCE_MM = 500.0
 
 #: ISO/TS 15066 Table A.2: quasi-static contact limits per body region: force N,
 #: pressure N/cm2 (the lowest of the region's range), effective mass kg, spring N/mm.
@@ -40,14 +42,3 @@ TRANSIENT_FACTOR = 2.0
 
 #: IEC 60204-1 9.2.2: an emergency stop is a stop of category 0 or 1
 ESTOP_CATEGORIES = (0, 1)
-
-#: ISO 13849-1 performance levels: the PFHd each must stay below, per hour
-PERFORMANCE_LEVELS = {"a": 1e-4, "b": 1e-5, "c": 3e-6, "d": 1e-6, "e": 1e-7}
-
-
-def intrusion_distance_mm(detection_capability_mm: float) -> float:
-    """ISO 13855 intrusion distance C for an electro-sensitive device of detection
-    capability d: 8 (d - 14) mm for d up to 40 mm; 850 mm (reach over) above."""
-    if detection_capability_mm <= 40:
-        return max(0.0, 8.0 * (detection_capability_mm - 14.0))
-    return 850.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .limits import HUMAN_SPEED_MM_S
+from .limits import HAND_SPEED_MM_S, HUMAN_SPEED_MM_S, SHORT_DISTANCE_MM
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,18 @@ class SsmParameters:
 
 def protective_distance_mm(p: SsmParameters, robot_speed_mm_s: float, stopping_distance_mm: float) -> float:
     """S_p for a robot moving at ``robot_speed_mm_s`` towards the person, whose stopping
-    distance at that speed is ``stopping_distance_mm`` (S_s)."""
-    s_h = p.human_speed_mm_s * (p.reaction_time_s + p.stopping_time_s)
+    distance at that speed is ``stopping_distance_mm`` (S_s). With ISO 13855's walking
+    speed (the default v_h), its rule for K: 2,000 mm/s where the distance comes out at
+    500 mm or less, else 1,600 mm/s but never less than 500 mm."""
+    if p.human_speed_mm_s != HUMAN_SPEED_MM_S:  # a speed the suite set: used as it is
+        return _distance(p, p.human_speed_mm_s, robot_speed_mm_s, stopping_distance_mm)
+    short = _distance(p, HAND_SPEED_MM_S, robot_speed_mm_s, stopping_distance_mm)
+    if short <= SHORT_DISTANCE_MM:
+        return short
+    return max(SHORT_DISTANCE_MM, _distance(p, HUMAN_SPEED_MM_S, robot_speed_mm_s, stopping_distance_mm))
+
+
+def _distance(p: SsmParameters, human_speed_mm_s: float, robot_speed_mm_s: float, stopping_distance_mm: float) -> float:
+    s_h = human_speed_mm_s * (p.reaction_time_s + p.stopping_time_s)
     s_r = robot_speed_mm_s * p.reaction_time_s
     return s_h + s_r + stopping_distance_mm + p.intrusion_mm + p.human_uncertainty_mm + p.robot_uncertainty_mm
