@@ -178,6 +178,20 @@ def _refused_key(name: str, env: str | None, response: httpx.Response) -> Config
                                                                   "variable with the key")
 
 
+async def _probe(name: str, env: str | None, url: Any, sending: Any) -> httpx.Response | None:
+    """A preflight request's answer: an address that does not answer and a refused key
+    are usage errors; slow or flaky (None) is left to the run's retries and breaker."""
+    try:
+        response = await sending
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, TargetError) as exc:
+        raise _unreachable(name, url, exc) from exc
+    except httpx.HTTPError:
+        return None
+    if response.status_code in (401, 403) and not _FILTER_BLOCK.search(response.text[:2000]):
+        raise _refused_key(name, env, response)
+    return response
+
+
 class OpenAIChat:
     """POST {base_url}{path} with an OpenAI chat-completions body.
 
@@ -251,15 +265,11 @@ class OpenAIChat:
                 known = []
         # the request decides: servers answer under aliases and deployments they do not list
         body = {"model": self.model, "messages": [{"role": "user", "content": "Hello"}], **self.extra}
-        try:
-            response = await self.client.post(self.url, json=body, headers=self.headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _unreachable(self.name, self.url, exc) from exc
-        except httpx.HTTPError:
+        response = await _probe(self.name, self.target_env, self.url,
+                                self.client.post(self.url, json=body, headers=self.headers))
+        if response is None:
             return
         status = response.status_code
-        if status in (401, 403) and not _FILTER_BLOCK.search(response.text[:2000]):
-            raise _refused_key(self.name, self.target_env, response)
         message = redact(response.text[:2000], response.request).strip()
         if status == 404 or (status == 400 and "model" in message.lower()):
             if known and self.model not in known:
@@ -340,16 +350,12 @@ class HttpJson:
         5xx, a timeout) is left to the run."""
         values = {"prompt": "Hello", "system": "", "case_id": "preflight", "lang": "en",
                   "messages": [{"role": "user", "content": "Hello"}]}
-        try:
-            response = await self.client.request(self.method, self.url, json=_fill(self.body, values),
-                                                 headers=self.headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, TargetError) as exc:
-            raise _unreachable(self.name, self.url, exc) from exc
-        except httpx.HTTPError:
+        response = await _probe(self.name, self.target_env, self.url,
+                                self.client.request(self.method, self.url, json=_fill(self.body, values),
+                                                    headers=self.headers))
+        if response is None:
             return
         status = response.status_code
-        if status in (401, 403) and not _FILTER_BLOCK.search(response.text[:2000]):
-            raise _refused_key(self.name, self.target_env, response)
         if status in (404, 405):
             message = redact(response.text[:500], response.request).strip()
             raise ConfigError(f"{self.name}: {self.method} {self.url} answered HTTP {status}: {message}",
