@@ -90,9 +90,15 @@ class RobotController:
             if self.tick_log is not None:
                 self.tick_log.mkdir(parents=True, exist_ok=True)
                 log = (self.tick_log / f"{case.id}-{seed}.jsonl").open("w", encoding="utf-8")
+            async def one(scenario: dict[str, Any], case_id: str) -> dict[str, Any]:
+                return await episode.run(link, self.model, declared, scenario, seed=seed,
+                                         deadline_s=self.deadline_s, case_id=case_id, tick_log=log)
+
             try:
-                measures = await episode.run(link, self.model, declared, dict(case.scenario), seed=seed,
-                                             deadline_s=self.deadline_s, case_id=case.id, tick_log=log)
+                if "search" in case.scenario:  # falsification: the worst of a searched set of episodes
+                    measures = await robot.search.run(one, dict(case.scenario), seed=seed, case_id=case.id)
+                else:
+                    measures = await one(dict(case.scenario), case.id)
             except (ConnectionError, Malformed, TimeoutError) as exc:  # before the first tick
                 raise TargetError(f"{self.name}: cannot start the episode: {exc}", kind="connect") from None
             finally:

@@ -20,7 +20,7 @@ without it.
 from typing import Any
 
 _MODULES = ("blackbox", "declaration", "episode", "limits", "links", "protocol", "replay", "reporting", "robots",
-            "sim", "ssm")
+            "search", "sim", "ssm")
 
 
 def __getattr__(name: str) -> Any:

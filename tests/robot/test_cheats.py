@@ -36,10 +36,10 @@ pytestmark = pytest.mark.slow
 #: more: a cheat is rarely careful everywhere)
 CAUGHT_BY = {
     "slow-brake": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
-    "false-claim": (["robot.estop", "robot.ssm"], {"estop-stopping-time", "estop-stop"}),
+    "false-claim": (["robot.estop"], {"estop-stopping-time", "estop-stop"}),
     "blind-sector": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "time-bomb": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
-    "test-detector": (["robot.ssm", "robot.estop"], {"ssm-margin", "estop-stop"}),
+    "test-detector": (["robot.estop", "robot.reduced-speed"], {"estop-stop", "reduced-speed"}),
 }
 
 
