@@ -257,8 +257,7 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
                 events: Events, waypoints: list[list[float]], seed: int, deadline_s: float,
                 tick_log: Any = None) -> dict[str, Any]:
     dt = world.dt
-    world.reset_joints(waypoints[0])  # clamped to the limits; the world reads its state afresh
-    world.hold = list(waypoints[0])
+    world.reset_joints(waypoints[0])  # clamped to the limits, held until the first command
     ssm_cfg = scenario.get("ssm", {})
     params = SsmParameters(reaction_time_s=declaration.reaction_time_s,
                            stopping_time_s=declaration.worst_stopping_time_s,

@@ -129,7 +129,6 @@ class World:
                         for j in range(-1, pb.getNumJoints(self.robot, physicsClientId=c)))
         for j, q in zip(model.joints, model.home, strict=True):
             pb.resetJointState(self.robot, j, q, physicsClientId=c)
-        self.hold = list(model.home)
         self.humans = [self._make_human(path) for path in humans]
         self._bodies = {body: (n, region) for n, human in enumerate(self.humans)
                         for body, region in zip(human.bodies, human.regions, strict=True)}
@@ -234,7 +233,6 @@ class World:
         what it had to clamp)."""
         if q is not None:
             targets = [min(max(v, lo), hi) for v, lo, hi in zip(q, self.lower, self.upper, strict=True)]
-            self.hold = targets
             self._intent = ("q", targets)
         elif qd is not None:
             self._intent = ("qd", [min(max(v, -m), m) for v, m in zip(qd, self.max_velocity, strict=True)])
