@@ -1,6 +1,6 @@
 """How often robot.ssm catches a blind sector: the reference ``safe`` controller made
-blind to people at some bearings (tests/robot/cheats.py's BlindSector, with the sector as
-a parameter) runs robot.ssm's drawn cases (``anywhere-*``) and its searched case on
+blind to people at some bearings (tests/robot/cheats.py's BlindSector, given the
+sector) runs robot.ssm's drawn cases (``anywhere-*``) and its searched case on
 several seeds, in process; a seed catches it when an episode's SSM margin is negative.
 
     uv run python benchmarks/robot_cheats.py                      # 70 and 25 degree sectors, seeds 0-4
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import sys
 import time
 from pathlib import Path
@@ -31,18 +30,7 @@ from harness.robot.robots import robot_model  # noqa: E402
 from harness.suite import resolve_suite  # noqa: E402
 from harness_plugins import reference_robot as ref  # noqa: E402
 
-
-def blind(lo: float, hi: float) -> ref.Controller:
-    class Episode(ref.Episode):
-        def step(self, obs):
-            seen = [h for h in obs["humans"]
-                    if not lo <= math.degrees(math.atan2(h["position_mm"][1], h["position_mm"][0])) % 360.0 <= hi]
-            return ref.Episode.step(self, {**obs, "humans": seen})
-
-    class Controller(ref.Controller):
-        episode_class = Episode
-
-    return Controller()
+from tests.robot.cheats import BlindSector  # noqa: E402
 
 
 async def one_seed(suite, controller: ref.Controller, seed: int) -> tuple[float, float]:
@@ -70,7 +58,7 @@ def main() -> int:
     for lo, hi in sectors:
         caught, started = 0, time.perf_counter()
         for seed in range(args.seeds):
-            drawn, searched = asyncio.run(one_seed(suite, blind(lo, hi), seed))
+            drawn, searched = asyncio.run(one_seed(suite, BlindSector((lo, hi)), seed))
             hit = drawn < 0 or searched < 0
             caught += hit
             print(f"sector {lo:g}-{hi:g} deg, seed {seed}: drawn cases' worst margin {drawn:.1f} mm, "

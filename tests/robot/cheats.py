@@ -77,14 +77,22 @@ class FalseClaim(ref.Controller):
 
 
 class BlindSectorEpisode(ref.Episode):
+    #: the bearings it does not see, degrees (0-360)
+    sector = (100.0, 170.0)
+
     def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        lo, hi = self.sector
         seen = [h for h in obs["humans"]
-                if not 100.0 <= math.degrees(math.atan2(h["position_mm"][1], h["position_mm"][0])) % 360.0 <= 170.0]
+                if not lo <= math.degrees(math.atan2(h["position_mm"][1], h["position_mm"][0])) % 360.0 <= hi]
         return ref.Episode.step(self, {**obs, "humans": seen})
 
 
 class BlindSector(ref.Controller):
     episode_class = BlindSectorEpisode
+
+    def __init__(self, sector: tuple[float, float] = BlindSectorEpisode.sector, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.episode_class = type("BlindSectorEpisode", (BlindSectorEpisode,), {"sector": sector})
 
 
 class TimeBombEpisode(_Unsafe):
