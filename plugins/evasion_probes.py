@@ -100,7 +100,8 @@ WORDS_EN: dict[str, str] = {
     "meth": "❄️", "weed": "🍁", "die": "💀", "dead": "💀", "suicide": "💀", "naked": "🔞", "porn": "🔞",
     "nude": "🔞", "hack": "💻", "virus": "🦠", "fire": "🔥", "police": "👮", "steal": "🦹",
 }
-_WORD_EN = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, WORDS_EN), key=len, reverse=True)) + r")\b",
+#: the words of WORDS_EN as whole words (the jailbreak suite's leetspeak uses them too)
+WORD_EN_RE = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, WORDS_EN), key=len, reverse=True)) + r")\b",
                       re.IGNORECASE)
 
 
@@ -172,6 +173,13 @@ def _pinyin(word: str, initials: bool) -> str:
     return "".join(lazy_pinyin(word, style=Style.FIRST_LETTER if initials else Style.NORMAL))
 
 
+def words_in_pinyin(text: str) -> str | None:
+    """``text`` with each sensitive word of the table in toneless pinyin (炸弹 -> zhadan),
+    or None when it holds none (the jailbreak suite's pinyin probe writes requests so)."""
+    new, n = _word_pattern(tuple(WORDS)).subn(lambda m: _pinyin(m.group(), False), text)
+    return new if n else None
+
+
 def pinyin_word(extra: Mapping[str, str] | None = None) -> Convert:
     """Only the sensitive word in toneless pinyin, run together (炸弹 -> zhadan)."""
     return _word_probe("pinyin-word", lambda w: _pinyin(w, False), extra)
@@ -190,7 +198,7 @@ def emoji(extra: Mapping[str, str] | None = None) -> Convert:
     def convert(case: Case, rng: random.Random) -> Case | None:
         if _is_zh(case):
             return zh(case, rng)
-        text, n = _WORD_EN.subn(lambda m: WORDS_EN[m.group().lower()], case.prompt)
+        text, n = WORD_EN_RE.subn(lambda m: WORDS_EN[m.group().lower()], case.prompt)
         return _with_prompt(case, text) if n else None
 
     return convert
