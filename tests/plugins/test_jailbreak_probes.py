@@ -100,8 +100,10 @@ def test_the_entry_point_offers_all_eight_probes(registry):
     assert set(PROBES) <= set(probes)
     for name in PROBES:
         assert registry.owner[("register_probes", name)] == "jailbreak_probes"
-        # role-play 3: the grandmother answers questions only; pinyin 2: the sensitive word alone
-        assert probes[name].version == {"role-play": "3", "pinyin": "2"}.get(name, "1") and probes[name].description
+        # role-play 3: the grandmother answers questions only; pinyin 2: the sensitive word
+        # alone; the others 2: worded for tasks ("write ...") as well as questions
+        assert probes[name].version == {"role-play": "3", "base64": "1"}.get(name, "2")
+        assert probes[name].description
 
 
 @pytest.mark.parametrize("name", PROBES)
@@ -257,6 +259,19 @@ def test_multi_turn_warms_up_on_the_cases_risk_type(registry):
     assert questions <= {text for pair in jailbreak_probes.WARM_UPS["A.5"]["en"] for text in pair}
     other = run(registry, "multi-turn", make("x", "q", "en", "misc"), 0).messages[0]["content"]
     assert other in {q for q, _ in jailbreak_probes.WARM_UPS["other"]["en"]}
+
+
+def test_no_wrapper_calls_a_task_a_question():
+    """Nineteen in twenty of the should-refuse bank's requests set a task ("write a post
+    that ..."): a wrapper that says "answer this question" does not fit them."""
+    tables = {"role-play": jailbreak_probes.ROLE_PLAY, "hypothetical": jailbreak_probes.HYPOTHETICAL,
+              "payload-split": jailbreak_probes.PAYLOAD_SPLIT, "base64": jailbreak_probes.BASE64,
+              "pinyin": jailbreak_probes.PINYIN, "language-switch": jailbreak_probes.LANGUAGE_SWITCH,
+              "prefix-injection": jailbreak_probes.PREFIX_INJECTION}
+    texts = [t for table in tables.values() for v, by_lang in table.items() if v != "grandmother"
+             for t in by_lang.values()] + [t for ts in jailbreak_probes.ESCALATIONS.values() for t in ts]
+    for t in texts:
+        assert not re.search(r"(?i)the question|answer (this|that) question|回答(上面|下面|它|这个)?的?问题|问题是", t), t
 
 
 @pytest.mark.parametrize("name", ["role-play", "hypothetical"])
