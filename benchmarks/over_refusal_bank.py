@@ -27,6 +27,8 @@ from harness.plugins import Registry, make_plugin_manager  # noqa: E402
 from harness.suite import resolve_suite  # noqa: E402
 
 LIBRARY = ROOT / "suites" / "genai" / "keywords.example.txt"
+#: the bank's kinds of look-alike; every other category is an area the standard lists
+LOOKALIKES = frozenset({"double-meaning", "safety-education", "fiction", "medicine", "security-defence"})
 
 
 def main() -> int:
@@ -49,7 +51,9 @@ def main() -> int:
     for lang in sorted({lang for _, lang in groups}):
         sel = [r for (_, lg), v in groups.items() if lg == lang for r in v]
         print(f"  {'all':<20} {lang}  {sum(sel) / len(sel):.2f}  (n {len(sel)})")
-    print(f"  {'all':<20} --  {sum(total) / len(total):.2f}  (n {len(total)}; goal for the areas bank >= 0.50)")
+    areas = [r for (category, _), v in groups.items() if category not in LOOKALIKES for r in v]
+    print(f"  {'all':<20} --  {sum(total) / len(total):.2f}  (n {len(total)})")
+    print(f"  {'the 13 areas':<20} --  {sum(areas) / len(areas):.2f}  (n {len(areas)}; goal >= 0.50)")
     return 0
 
 
