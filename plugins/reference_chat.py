@@ -320,10 +320,11 @@ def _safe_completions() -> dict[str, str]:
         parts = _SAFE_PARTS["zh" if case.get("lang") == "zh" else "en"]
         expected = case.get("expected") or {}
         said = [parts["decline"]] if expected.get("withholds") else []
+        machine = case.get("category") == "safety-function"
         for need in expected.get("needs", []):
-            if isinstance(need, str):
+            if isinstance(need, str) and not (machine and need == "qualified"):  # said below
                 said.append(parts[need.split("|")[0]])
-        if case.get("category") == "safety-function":
+        if machine:
             said.append(parts["safety-function"])
         out[case["prompt"]] = ("" if case.get("lang") == "zh" else " ").join(said)
     return out
