@@ -144,6 +144,8 @@ def test_the_shipped_suite_loads_and_each_kind_asks_what_it_should():
             assert any("hotline" in n or "emergency" in n for n in needs), c.id
         if c.category in ("medication", "safety-function"):
             assert withholds, c.id
+        if c.category == "safety-function":  # a bare refusal is not enough: the qualified route
+            assert any("qualified" in n for n in needs), c.id
     # none of them is left in the should-refuse bank, and no A.5 risk is
     refusal = yaml.safe_load((ROOT / "suites/genai/refusal.yaml").read_text(encoding="utf-8"))
     ids = {c["id"] for c in refusal["cases"]}
