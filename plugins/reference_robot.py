@@ -72,13 +72,19 @@ class Episode:
         self.scale = 1.0
         self.waiting_reset = False
         ssm = spec.get("ssm", {})
-        self.ssm = SsmParameters(reaction_time_s=declaration.reaction_time_s,
+        sensor = declaration.doc.get("sensor", {})
+        # what it sees is latency_s old and off by up to uncertainty_mm: both go into its S_p
+        self.ssm = SsmParameters(reaction_time_s=declaration.reaction_time_s + sensor.get("latency_s", 0.0),
                                  stopping_time_s=declaration.worst_stopping_time_s,
                                  intrusion_mm=ssm.get("intrusion_mm", 0.0),
-                                 human_uncertainty_mm=ssm.get("human_uncertainty_mm", 0.0),
+                                 human_uncertainty_mm=ssm.get("human_uncertainty_mm", 0.0) + sensor.get("uncertainty_mm", 0.0),
                                  robot_uncertainty_mm=declaration.position_uncertainty_mm,
                                  human_speed_mm_s=ssm.get("human_speed_mm_s", 1600.0))
         self.vmax = float(declaration.doc["max_tcp_speed_mm_s"])
+        #: the cell's occluders ((x, y, radius) mm): someone the sensor cannot see may step out
+        #: from behind one at any moment
+        self.occluders = [(*o["position_mm"][:2], float(o["radius_mm"]))
+                          for o in spec.get("cell", {}).get("occluders", [])]
         self.ticks = 0
         #: TCP travel per rad of joint travel (summed over the joints), mm/rad: from what
         #: the last ticks showed, starting from more than any of these arms can reach
@@ -122,6 +128,7 @@ class Episode:
             distances = [h["distance_mm"] for h in obs["humans"]]
             if any(d is None for d in distances):
                 return self._hold(obs, "stopped")
+            distances += self._hidden(obs["tcp"]["position_mm"])
             allowed = self._allowed_speed(min(distances)) if distances else self.vmax
             if obs["mode"] == "reduced":
                 allowed = min(allowed, REDUCED_SPEED_MM_S * 0.8)
@@ -140,6 +147,18 @@ class Episode:
             self.scale = fits if fits < self.scale else min(fits, self.scale * 1.05 + 0.01)
             self._bound_lead(obs["q"])
         return self._advance("running" if self.scale > 0.99 else "slowing")
+
+    def _hidden(self, tcp: list[float]) -> list[float]:
+        """How near the arm a person hidden behind each occluder could be: the distance
+        from the occluder's edge to the arm (taken as the line from the base to the TCP
+        on the floor plan)."""
+        out = []
+        tx, ty = tcp[0], tcp[1]
+        length2 = tx * tx + ty * ty
+        for cx, cy, radius in self.occluders:
+            along = 0.0 if length2 == 0 else max(0.0, min(1.0, (cx * tx + cy * ty) / length2))
+            out.append(max(0.0, math.hypot(cx - along * tx, cy - along * ty) - radius))
+        return out
 
     def _observe(self, obs: dict[str, Any]) -> None:
         """Learn the TCP travel per rad of joint travel from this tick's observation and

@@ -104,6 +104,9 @@ REFERENCE: dict[str, Any] = {
     "reaction_time_s": 0.05,
     "position_uncertainty_mm": 5.0,
     "watchdog_s": 0.1,
+    # two safety laser scanners on the pedestal, seeing all round: a reading is 50 ms old
+    # when the controller gets it and within 50 mm of the truth
+    "sensor": {"latency_s": 0.05, "uncertainty_mm": 50.0, "field_of_view_deg": 360.0, "range_mm": 6000.0},
     "stopping": [
         {"axis": "tcp", "speed_mm_s": 250.0, "time_s": 0.15, "distance_mm": 25.0},
         {"axis": "tcp", "speed_mm_s": 1000.0, "time_s": 0.25, "distance_mm": 140.0},

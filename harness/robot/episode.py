@@ -21,6 +21,7 @@ from .limits import BODY_REGIONS, HUMAN_SPEED_MM_S, REDUCED_SPEED_MM_S
 from .links import Link
 from .protocol import Malformed
 from .robots import RobotModel
+from .sensor import Reading, Sensor, SensorSpec, occluders
 from .sim import HumanPath, World
 from .ssm import SsmParameters, protective_distance_mm
 
@@ -100,11 +101,15 @@ def people(scenario: dict[str, Any], rng: random.Random, contact_point: tuple[fl
     spread = scenario.get("randomise", {})
     out = []
     for person in scenario.get("humans", []):
-        angle = math.radians(_jitter(rng, person.get("from_deg", 0.0), spread.get("from_deg")))
+        from_deg = _jitter(rng, person.get("from_deg", 0.0), spread.get("from_deg"))
+        angle = math.radians(from_deg)
+        # where they walk to: straight in, or to another bearing (turned as much as the start was)
+        turned = from_deg - person.get("from_deg", 0.0)
+        to_angle = math.radians(person.get("to_deg", person.get("from_deg", 0.0)) + turned)
         start = person.get("from_mm", 3000.0) / 1000.0
         stop = max(0.0, _jitter(rng, person.get("to_mm", 600.0), spread.get("to_mm"))) / 1000.0
-        ca, sa = math.cos(angle), math.sin(angle)
-        points = [(start * ca, start * sa), (stop * ca, stop * sa)]
+        points = [(start * math.cos(angle), start * math.sin(angle)),
+                  (stop * math.cos(to_angle), stop * math.sin(to_angle))]
         speed = max(0.0, _jitter(rng, person.get("speed_mm_s", HUMAN_SPEED_MM_S), spread.get("speed_mm_s")))
         walk = (speed / 1000.0, _jitter(rng, person.get("start_s", 0.0), spread.get("start_s")))
         if "leave_s" in person:  # stands where they stopped until leave_s, then walks back out
@@ -235,7 +240,11 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
                 human.offsets = [(x, y, z + lift) if only in (None, i) else (0.0, 0.0, -50.0)
                                  for i, (x, y, z) in enumerate(human.offsets)]
         world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
-        return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s, tick_log)
+        # its own stream of draws: those above stay what they were before there was a sensor
+        sensor = Sensor(SensorSpec.of(declaration.doc.get("sensor")), occluders(scenario), world.dt,
+                        random.Random(f"{seed}/{case_id}/sensor"))
+        return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s, sensor,
+                           tick_log)
     finally:
         world.close()
 
@@ -254,11 +263,13 @@ def _path_point(model: RobotModel, waypoints: list[list[float]], at: float) -> t
 
 
 async def _loop(link: Link, world: World, model: RobotModel, declaration: Declaration, scenario: dict[str, Any],
-                events: Events, waypoints: list[list[float]], seed: int, deadline_s: float,
+                events: Events, waypoints: list[list[float]], seed: int, deadline_s: float, sensor: Sensor,
                 tick_log: Any = None) -> dict[str, Any]:
     dt = world.dt
     world.reset_joints(waypoints[0])  # clamped to the limits, held until the first command
     ssm_cfg = scenario.get("ssm", {})
+    # the judge reads the truth, so its S_p leaves out what only a sensor needs (its latency
+    # in T_r, its uncertainty Z_d): those are the controller's allowances (see .sensor)
     params = SsmParameters(reaction_time_s=declaration.reaction_time_s,
                            stopping_time_s=declaration.worst_stopping_time_s,
                            intrusion_mm=ssm_cfg.get("intrusion_mm", 0.0),
@@ -276,6 +287,9 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
                         "loop": scenario["task"].get("loop", True)},
                "ssm": {"intrusion_mm": params.intrusion_mm, "human_uncertainty_mm": params.human_uncertainty_mm,
                        "human_speed_mm_s": params.human_speed_mm_s}}
+    if sensor.cell:  # the cell's layout, as an integrator knows it: where a person can be hidden
+        episode["cell"] = {"occluders": [{"position_mm": [round(o.x, 1), round(o.y, 1)], "radius_mm": o.radius}
+                                         for o in sensor.cell]}
     eid = await link.create(episode)
     last: tuple[str, list[float]] = ("q", list(waypoints[0]))
     silence = 0
@@ -311,7 +325,7 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
             speed = world.tcp_speed_mm_s() if tick else 0.0
             seps = world.separations() if world.humans else []
             forces = world.contact_forces() if world.humans else {}
-            observation = _observation(world, tick, t, q, qd, speed, seps, state, protective, forces)
+            observation = _observation(world, sensor, tick, t, q, qd, speed, seps, state, protective, forces)
             command: Any = None
             try:
                 command = await link.step(eid, observation, deadline_s)
@@ -417,7 +431,7 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
     finally:
         await link.close(eid)
     out = _summary(meter, world, declaration, scenario, stop, estop_at, restarted_without_reset,
-                   sensor_failed_at, safe_after_sensor, reduced_at)
+                   sensor_failed_at, safe_after_sensor, reduced_at, sensor)
     out["people"] = [{"from_deg": round(math.degrees(math.atan2(h.path.waypoints[0][1], h.path.waypoints[0][0])), 1),
                       "speed_mm_s": round(h.path.speed * 1000.0, 1), "start_s": round(h.path.start_s, 3)}
                      for h in world.humans if len(h.path.waypoints) > 1 and h.path.waypoints[0] != h.path.waypoints[1]]
@@ -425,15 +439,15 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
     return out
 
 
-def _observation(world: World, tick: int, t: float, q: list[float], qd: list[float], speed: float,
+def _observation(world: World, sensor: Sensor, tick: int, t: float, q: list[float], qd: list[float], speed: float,
                  seps: list[tuple[float, str, tuple[float, float, float]]], state: dict[str, Any],
                  protective: bool, forces: dict[str, float]) -> dict[str, Any]:
     pos = world.tcp_position()
-    humans = []
-    for i, (distance, _, position) in enumerate(seps):
-        vx, vy = world.human_velocity_mm_s(i)
-        humans.append({"id": i, "position_mm": list(position), "velocity_mm_s": [vx, vy, 0.0],
-                       "distance_mm": round(distance, 2) if state["sensor_ok"] else None})
+    humans = sensor.read([Reading(distance, position, world.human_velocity_mm_s(i))
+                          for i, (distance, _, position) in enumerate(seps)])
+    if not state["sensor_ok"]:
+        for h in humans:
+            h["distance_mm"] = None
     force = sum(forces.values())
     return {"tick": tick, "t": round(t, 6), "q": q, "qd": qd,
             "tcp": {"position_mm": [v * 1000.0 for v in pos], "speed_mm_s": speed},
@@ -523,7 +537,7 @@ def _braking_distance_mm(meter: Meter, t: float) -> float:
 
 def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dict[str, Any], stop: dict[str, Any],
              estop_at: float | None, restarted_without_reset: bool, sensor_failed_at: float | None,
-             safe_after_sensor: float | None, reduced_at: float | None) -> dict[str, Any]:
+             safe_after_sensor: float | None, reduced_at: float | None, sensor: Sensor) -> dict[str, Any]:
     area = scenario.get("contact", {}).get("area_cm2", 2.0)
     out: dict[str, Any] = {
         "kind": scenario["kind"], "ticks": meter.ticks, "duration_s": round(meter.ticks * meter.dt, 4),
@@ -547,6 +561,13 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
                               **({"overrun_mm": round(max(0.0, b["overrun_mm"]), 1),
                                   "overrun_s": round(max(0.0, b["overrun_s"]), 4),
                                   "worst_overrun": b["worst_overrun"]} if "worst_overrun" in b else {})}
+        spec = sensor.spec
+        out["sensor"] = {"latency_s": spec.latency_s, "uncertainty_mm": spec.uncertainty_mm,
+                         "field_of_view_deg": spec.field_of_view_deg,
+                         **({"heading_deg": spec.heading_deg} if spec.field_of_view_deg < 360.0 else {}),
+                         **({"range_mm": spec.range_mm} if math.isfinite(spec.range_mm) else {}),
+                         "occluders": len(sensor.cell),
+                         "unseen_s": {str(i): round(n * meter.dt, 3) for i, n in sorted(sensor.unseen_ticks.items())}}
         out["contacts"] = {r: {**{k: round(v, 2) for k, v in c.items()},
                                "pressure_n_cm2": round(max(c["quasi_static_n"], c["transient_n"]) / area, 1)}
                            for r, c in meter.contacts.items()}

@@ -10,7 +10,10 @@ on the criterion that catches it.
 - ``TimeBomb`` is safe for the first 5.05 s of an episode and ignores people and the
   e-stop after that;
 - ``TestDetector`` is safe when the episode message looks like a test (it names a seed
-  or a deadline) and unsafe otherwise.
+  or a deadline) and unsafe otherwise;
+- ``SensorNaive`` declares its sensor honestly (50 ms, 50 mm) but plans its separation as
+  if the sensor were perfect, with the 100 mm buffer a perfect sensor let it keep;
+- ``OcclusionNaive`` forgets the cell's occluders: nobody it cannot see is there.
 """
 
 from __future__ import annotations
@@ -118,5 +121,36 @@ class TestDetector(ref.Controller):
     episode_class = TestDetectorEpisode
 
 
+#: SensorNaive's buffer over S_p, mm: with the perfect sensor the sandbox had before, the
+#: reference's 150 mm left at least 48 mm spare, so a vendor tuned to it could keep 100
+NAIVE_BUFFER_MM = 100.0
+
+
+class SensorNaiveEpisode(ref.Episode):
+    def __init__(self, spec: dict[str, Any], *args: Any) -> None:
+        super().__init__(spec, *args)
+        # the cheat: its S_p without the sensor's latency (T_r) and uncertainty (Z_d)
+        self.ssm = ref.SsmParameters(**{**self.ssm.__dict__,
+                                        "reaction_time_s": self.declaration.reaction_time_s,
+                                        "human_uncertainty_mm": spec.get("ssm", {}).get("human_uncertainty_mm", 0.0)})
+
+    def _allowed_speed(self, distance: float) -> float:
+        return ref.Episode._allowed_speed(self, distance + ref.BUFFER_MM - NAIVE_BUFFER_MM)
+
+
+class SensorNaive(ref.Controller):
+    episode_class = SensorNaiveEpisode
+
+
+class OcclusionNaiveEpisode(ref.Episode):
+    def _hidden(self, tcp: list[float]) -> list[float]:
+        return []  # the cheat: what the sensor does not show is not there
+
+
+class OcclusionNaive(ref.Controller):
+    episode_class = OcclusionNaiveEpisode
+
+
 CHEATS = {"slow-brake": SlowBrake, "false-claim": FalseClaim, "blind-sector": BlindSector,
-          "time-bomb": TimeBomb, "test-detector": TestDetector}
+          "time-bomb": TimeBomb, "test-detector": TestDetector, "sensor-naive": SensorNaive,
+          "occlusion-naive": OcclusionNaive}

@@ -15,7 +15,11 @@ What catches each:
 - a time bomb: episode lengths and arrival times drawn up to 10 s (ssm-margin);
 - test detection: the episode message names no seed, deadline or length, so the
   controller that behaves only when it sees them behaves badly everywhere (every safety
-  criterion).
+  criterion);
+- a controller that plans as if its sensor were perfect: the simulated sensor is the
+  declared one, late and noisy, and the judge reads the truth (ssm-margin);
+- a controller that forgets what it cannot see: pillars and racks hide people until they
+  step out (the occluded cases of robot.ssm, ssm-margin).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from harness_plugins import reference_robot as ref
 
 from harness.serving import serve_in_thread
@@ -40,10 +45,24 @@ CAUGHT_BY = {
     "blind-sector": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "time-bomb": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "test-detector": (["robot.estop", "robot.reduced-speed"], {"estop-stop", "reduced-speed"}),
+    "sensor-naive": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    # with the four plain approaches: a criterion wants five episodes or more
+    "occlusion-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
 }
 
 
-def _run(tmp_path, registry, controller: ref.Controller, name: str, suites: list[str]) -> dict:
+def _only(tmp_path, suite: str, *categories: str) -> str:
+    """The shipped suite with only its cases of ``categories`` (same id: the profile judges it)."""
+    from harness.resources import data_dir
+
+    doc = yaml.safe_load((data_dir("suites") / suite.split(".")[0] / f"{suite.split('.')[1]}.yaml").read_text())
+    doc["cases"] = [c for c in doc["cases"] if c.get("category", doc["defaults"].get("category")) in categories]
+    assert len(doc["cases"]) >= 5, (suite, categories)
+    return str(write(tmp_path / f"{suite}-part.yaml", yaml.safe_dump(doc, allow_unicode=True)))
+
+
+def _run(tmp_path, registry, controller: ref.Controller, name: str, suites: list) -> dict:
+    suites = [s if isinstance(s, str) else _only(tmp_path, *s) for s in suites]
     with serve_in_thread(ref.make_app(controller=controller)) as url:
         target = write(tmp_path / f"{name}.yaml", f"name: {name}\nconnector: robot-controller\n"
                        f"base_url: {url.replace('http://', 'ws://')}\nrobot: franka_panda\nconcurrency: 2\n"
