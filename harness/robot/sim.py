@@ -30,13 +30,17 @@ PEDESTAL_HEIGHT = 0.6
 GRAVITY = -9.81
 
 # (region, shape, radius m, half-length m, offset from the person's feet in their own
-# frame: forward x, left y, up z; capsule axis: "z" upright or "x" forward)
+# frame: forward x, left y, up z; capsule axis: "z" upright, "x" forward or "y" across)
 _BODY: tuple[tuple[str, str, float, float, tuple[float, float, float], str], ...] = (
     ("skull", "sphere", 0.10, 0.0, (0.0, 0.0, 1.62), "z"),
     ("face", "sphere", 0.06, 0.0, (0.08, 0.0, 1.58), "z"),
     ("neck", "capsule", 0.05, 0.04, (0.0, 0.0, 1.47), "z"),
+    # across the shoulders, set back: the back and the shoulder tops (Table A.2's back and shoulders)
+    ("back_shoulders", "capsule", 0.07, 0.14, (-0.04, 0.0, 1.40), "y"),
     ("chest", "capsule", 0.16, 0.12, (0.0, 0.0, 1.22), "z"),
     ("abdomen", "capsule", 0.14, 0.06, (0.0, 0.0, 0.98), "z"),
+    # across the hips, below the abdomen
+    ("pelvis", "capsule", 0.13, 0.07, (0.0, 0.0, 0.84), "y"),
     ("upper_arm", "capsule", 0.05, 0.12, (0.16, 0.22, 1.38), "x"),
     ("upper_arm", "capsule", 0.05, 0.12, (0.16, -0.22, 1.38), "x"),
     ("lower_arm", "capsule", 0.04, 0.11, (0.42, 0.22, 1.36), "x"),
@@ -182,10 +186,12 @@ class World:
             ch, sh = math.cos(heading), math.sin(heading)
             turn = pb.getQuaternionFromEuler([0, 0, heading])
             forward = pb.getQuaternionFromEuler([0, math.pi / 2, heading])
+            across = pb.getQuaternionFromEuler([math.pi / 2, 0, heading])
             centres = []
             for body, (ox, oy, oz), axis in zip(human.bodies, human.offsets, human.axes, strict=True):
                 pos = (x + ox * ch - oy * sh, y + ox * sh + oy * ch, oz)
-                pb.resetBasePositionAndOrientation(body, pos, forward if axis == "x" else turn, physicsClientId=c)
+                pb.resetBasePositionAndOrientation(body, pos, forward if axis == "x" else across if axis == "y" else turn,
+                                                   physicsClientId=c)
                 centres.append(pos)
             human.centres = centres
             human.placed = (x, y, heading, list(human.offsets))

@@ -34,3 +34,17 @@ def test_table_a2_contact_rules(region, onset, quasi, transient, label):
     assert score.label == label, score.evidence
     if label == "violation":
         assert score.measure > 1  # the force ratio says by how much
+
+
+def test_the_simulated_person_and_the_pfl_suite_have_every_region_of_table_a2():
+    """All twelve body regions of ISO/TS 15066 Table A.2 are on the simulated person,
+    and robot.pfl puts each of them on the robot's path."""
+    import yaml
+
+    from harness.resources import data_dir
+    from harness.robot.limits import BODY_REGIONS
+    from harness.robot.sim import _BODY
+
+    assert len(BODY_REGIONS) == 12 and {r for r, *_ in _BODY} == set(BODY_REGIONS)
+    suite = yaml.safe_load((data_dir("suites") / "robot" / "pfl.yaml").read_text(encoding="utf-8"))
+    assert {c["scenario"]["contact"]["region"] for c in suite["cases"]} == set(BODY_REGIONS)
