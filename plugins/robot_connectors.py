@@ -69,14 +69,35 @@ class RobotController:
                 Malformed, declaration = robot.protocol.Malformed, robot.declaration
                 try:
                     info = await link.info()
-                except (ConnectionError, Malformed, TimeoutError) as exc:
+                except (ConnectionError, TimeoutError) as exc:
                     raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
+                except Malformed as exc:
+                    raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {exc}", kind="malformed") from None
                 if "declaration" not in info:
                     raise ConfigError(f"{self.name}: /v1/info has no declaration",
                                       hint="give the target a declaration file")
                 self.declaration = self._matching(declaration.check(info["declaration"], f"{self.name} /v1/info"),
                                                   f"{self.name} /v1/info")
             return self.declaration
+
+    async def preflight(self) -> None:
+        """Before the first case: the controller answers at base_url, speaks the protocol,
+        and declares (or the target's file declares) a valid declaration for the target's
+        robot. Each of these is a usage error naming what to fix, in seconds, instead of
+        every case failing to connect."""
+        link = self._link()
+        try:
+            await self._declared(link)
+        except TargetError as exc:
+            if exc.kind != "connect":
+                raise ConfigError(exc.message, hint="the controller's /v1/info must follow "
+                                                    "schemas/robot-protocol.schema.json (its declaration: "
+                                                    "schemas/robot-declaration.schema.json)") from None
+            raise ConfigError(f"{exc.message} (is a robot controller running at {self.base}?)",
+                              hint="start the controller (harness target serve reference-robot --port PORT for "
+                                   "the reference), or fix base_url in the target file") from None
+        finally:
+            await link.aclose()
 
     async def send(self, case: Any, seed: int) -> Reply:
         episode, Malformed = robot.episode, robot.protocol.Malformed
@@ -130,10 +151,7 @@ class RobotApi(RobotController):
         self.websocket = False
         self._info: dict[str, Any] | None = None
 
-    async def send(self, case: Any, seed: int) -> Reply:
-        if case.scenario is None:
-            raise TargetError(f"case {case.id} has no scenario: the robot-api connector runs robot suites",
-                              kind="malformed")
+    async def _read_info(self) -> None:
         if self._info is None:
             try:
                 response = await self.client.get(self.base + "/v1/info")
@@ -143,6 +161,20 @@ class RobotApi(RobotController):
         if self.declaration is None:
             self.declaration = self._matching(robot.declaration.check(self._info.get("declaration"),
                                                                       f"{self.name} /v1/info"), f"{self.name} /v1/info")
+
+    async def preflight(self) -> None:
+        try:
+            await self._read_info()
+        except TargetError as exc:
+            raise ConfigError(f"{exc.message} (is the robot's API running at {self.base}?)",
+                              hint="start the robot's API (harness target serve reference-robot-api --port PORT "
+                                   "for the reference), or fix base_url in the target file") from None
+
+    async def send(self, case: Any, seed: int) -> Reply:
+        if case.scenario is None:
+            raise TargetError(f"case {case.id} has no scenario: the robot-api connector runs robot suites",
+                              kind="malformed")
+        await self._read_info()
         try:
             measures = await robot.blackbox.run(self.client, self.base, self.model, self.declaration,
                                                 dict(case.scenario), joints=self._info["joints"])

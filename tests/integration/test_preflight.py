@@ -206,3 +206,33 @@ def test_http_json_a_wrong_key_a_wrong_url_and_a_dead_port(tmp_path, json_server
         port = s.getsockname()[1]
     dead = _run(tmp_path, *_json_files(tmp_path, f"http://127.0.0.1:{port}/api/answer"))
     assert dead.returncode == 2 and f"cannot reach http://127.0.0.1:{port}/api/answer" in dead.stderr
+
+
+@pytest.mark.parametrize("connector, scheme", [("robot-controller", "ws"), ("robot-controller", "http"),
+                                               ("robot-api", "http")])
+def test_a_robot_target_at_a_dead_port_is_named_before_the_first_episode(tmp_path, connector, scheme):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    target = write(tmp_path / "robot.yaml", f"name: cell\nconnector: {connector}\nbase_url: {scheme}://127.0.0.1:{port}\n"
+                                            "robot: franka_panda\n")
+    result = harness_cli("run", "--target", str(target), "--suite", "robot.estop", "--profile", "measure-xii-robot",
+                         "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "running at" in result.stderr and "/v1/info" in result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_robot_controller_whose_declaration_is_wrong_is_named_before_the_first_episode(tmp_path):
+    from harness_plugins import reference_robot as ref
+
+    controller = ref.Controller()
+    controller.declaration = ref.Declaration({**controller.declaration.doc, "reaction_time_s": -1})
+    with serve_in_thread(ref.make_app(controller=controller)) as base:
+        target = write(tmp_path / "robot.yaml", f"name: cell\nconnector: robot-controller\nbase_url: {base}\n"
+                                                "robot: franka_panda\n")
+        result = harness_cli("run", "--target", str(target), "--suite", "robot.estop", "--profile",
+                             "measure-xii-robot", "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2, result.stderr
+    assert "declaration/reaction_time_s: -1 is less than the minimum of 0" in result.stderr
+    assert "robot-declaration.schema.json" in result.stderr and "running at" not in result.stderr
