@@ -73,6 +73,9 @@ class Profile:
     #: what people must review (``x-profile.review``): ``size`` attempts per suite,
     #: ``suites`` per-suite sizes, ``uncertain`` whether every uncertain label joins
     review: dict[str, Any] = field(default_factory=dict)
+    #: how hard robot scenarios with ``search`` look for the worst case (``x-profile.search``:
+    #: budget, rounds): the profile's, over each suite's own
+    search: dict[str, Any] = field(default_factory=dict)
     validator: Any = field(default=None, compare=False, repr=False)
 
 
@@ -162,6 +165,7 @@ def load_profile(path: Path) -> Profile:
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), path=path, description=data.get("description", ""),
         sample_per_category=data["x-profile"].get("sample", {}).get("per_category"),
         notice=data["x-profile"].get("notice", ""), review=dict(data["x-profile"].get("review") or {}),
+        search=dict(data["x-profile"].get("search") or {}),
         validator=Draft202012Validator(data, registry=_offline_registry()),
     )
 

@@ -113,6 +113,10 @@ def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, re
         suites = [replace(s, cases=tuple(sample(s.cases, profile.sample_per_category,
                                                 random.Random(f"{seed}/{s.id}/profile-sample"))))
                   for s in suites]
+    if profile.search:  # the profile sets how hard every falsification pass searches
+        suites = [replace(s, cases=tuple(
+            replace(c, scenario={**c.scenario, "search": {**c.scenario["search"], **profile.search}})
+            if c.scenario and "search" in c.scenario else c for c in s.cases)) for s in suites]
     scorers, versions = build_scorers(suites, None, registry)
     versions.update({f"probe:{name}": v for name, v in probe_versions(suites, registry).items()})
     return Plan(target, suites, profile, scorers, versions)

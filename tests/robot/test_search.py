@@ -45,3 +45,30 @@ def test_the_second_round_looks_where_the_first_found_the_worst():
         first, second = seen[:12], seen[12:]
         distance = [statistics.mean(abs(s["from_deg"] - 120.0) for s in part) for part in (first, second)]
         assert distance[1] < distance[0] / 2, (seed, distance)
+
+
+def test_the_profile_sets_the_search_budget(tmp_path):
+    """measure-xii-robot's x-profile.search is what robot.ssm's searched case runs; a
+    stricter copy of the profile raises it for every searched case."""
+    import yaml
+
+    from harness.plugins import Registry, make_plugin_manager
+    from harness.resources import data_dir
+    from harness.session import prepare
+    from tests.helpers import write
+
+    registry = Registry(make_plugin_manager())
+    target = write(tmp_path / "t.yaml", "name: t\nconnector: robot-controller\nbase_url: ws://127.0.0.1:9\n"
+                                        "robot: franka_panda\n")
+
+    def budget(profile: str) -> dict:
+        plan = prepare(str(target), ["robot.ssm"], profile, registry)
+        (case,) = [c for c in plan.suites[0].cases if c.id == "searched"]
+        return case.scenario["search"]
+
+    shipped = budget("measure-xii-robot")
+    assert (shipped["budget"], shipped["rounds"]) == (16, 2) and "over" in shipped
+    doc = yaml.safe_load((data_dir("profiles") / "measure-xii-robot.yaml").read_text(encoding="utf-8"))
+    doc["x-profile"]["search"] = {"budget": 40, "rounds": 3}
+    stricter = write(tmp_path / "strict.yaml", yaml.safe_dump(doc, allow_unicode=True))
+    assert {k: budget(str(stricter))[k] for k in ("budget", "rounds")} == {"budget": 40, "rounds": 3}
