@@ -503,9 +503,20 @@ def _flat(value: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]
             out += _flat(v, f"{prefix}.{k}" if prefix else str(k), depth + 1)
         return out
     if isinstance(value, list):
-        text = "; ".join(_plain(v) if not isinstance(v, (dict, list)) else _num(v) for v in value[:8])
+        text = "; ".join(_item(v) for v in value[:8]) + (f"; and {len(value) - 8} more" if len(value) > 8 else "")
         return [(prefix, (redact(text) if "fault" in prefix else text) or "none")]
     return [(prefix, _plain(value))]
+
+
+def _item(value: Any) -> str:
+    """One element of a measured list as a person reads it: a mapping as ``key value``
+    pairs (a person's approach: ``from_deg 120, speed_mm_s 1500, start_s 3.4``), a list
+    of numbers as numbers."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_item(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " ".join(_item(v) for v in value)
+    return _plain(value)
 
 
 @lru_cache(maxsize=8)  # the PDF prints the HTML again; a long-lived worker keeps only a few

@@ -266,3 +266,12 @@ def test_a_criterions_measured_values_are_shown_as_measured():
                                         "detail": "/suites/robot.pfl/force_ratio/max: 1000000.0 is greater than 1"}])
     assert rows[0]["detail"] == "/suites/robot.pfl/force_ratio/max: 1000000.0 is greater than 1"
     assert html_report.NUMBER not in rows[0]["detail"]
+
+
+def test_measured_lists_of_mappings_read_as_words_not_json():
+    """A robot episode's people and searched episodes are lists of mappings: the table
+    shows ``key value`` pairs, and says how many it left out."""
+    rows = dict(html_report._flat({"people": [{"from_deg": 120.0, "speed_mm_s": 1500.0}],
+                                   "episodes": [{"ssm_margin_mm": float(i)} for i in range(10)]}))
+    assert rows["people"] == "from_deg 120, speed_mm_s 1500"
+    assert "{" not in rows["episodes"] and rows["episodes"].endswith("; and 2 more")
