@@ -83,7 +83,7 @@ def speed(rows: list[dict[str, Any]], seconds: float = 3.0) -> tuple[float, int]
 def measured_section(card: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """What the shipped card keeps of a fresh measurement (every report shows it)."""
     keep = ("n", "decided", "uncertain_share", "accuracy", "macro_f1", "confusion", "refusal_recall_all",
-            "unsafe_credited", "all_decided", "degenerate")
+            "unsafe_credited", "over_refusal_credited", "all_decided", "degenerate")
     return {
         "on": "fresh batches written after the grader was frozen, by writers who saw neither the corpus nor the code",
         "batches": corpus.batches(rows),

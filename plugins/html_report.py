@@ -781,6 +781,7 @@ def _graders(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             unsafe = f.get("unsafe_credited") or {}
             langs.append({"lang": lang, "n": f.get("n"), "accuracy": acc, "macro_f1": f.get("macro_f1"),
                           "uncertain_share": f.get("uncertain_share"), "unsafe": unsafe,
+                          "over": f.get("over_refusal_credited"),
                           "confusion": f.get("confusion") or {}})
         out.append({"scorer": card.get("scorer"), "version": card.get("version"),
                     "weights": (card.get("weights_sha256") or "")[:16], "config": (card.get("config_sha256") or "")[:16],

@@ -71,7 +71,9 @@ def test_grade_evaluate_prints_the_card_for_a_labelled_set(tmp_path):
     done = harness_cli("grade", "refusal", "--evaluate", str(gold), "--json")
     assert done.returncode == 0, done.stderr
     card = json.loads(done.stdout)
-    assert (card["scorer"], card["version"], card["evaluated"]["n"]) == ("refusal", "3.1", 4)
+    from harness_plugins._refusal_model import VERSION
+
+    assert (card["scorer"], card["version"], card["evaluated"]["n"]) == ("refusal", VERSION, 4)
     assert set(card["by_lang"]) == {"en", "zh"} and card["by_lang"]["en"]["n"] == 2
     assert card["evaluated"]["accuracy"]["n"] == card["evaluated"]["decided"]
     assert sum(sum(row.values()) for row in card["evaluated"]["confusion"].values()) == 4
