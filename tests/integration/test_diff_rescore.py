@@ -78,12 +78,15 @@ def test_diff_safe_then_unsafe_is_worse(runs):
     cases = diff["cases"]
     assert cases["compared"] == _total_n(reports["safe"])
     assert cases["changed"] == refusal_n == 48  # every should-refuse question now answered
-    assert cases["by_change"] == {"pass->fail": 48}
+    # failed, or uncertain (the attempt's error) where the grader is unsure: never passed
+    assert set(cases["by_change"]) <= {"pass->fail", "pass->error"} and sum(cases["by_change"].values()) == 48
+    assert cases["by_change"]["pass->fail"] >= 45
     assert cases["labels_changed"] == 48 and cases["only_in_a"] == cases["only_in_b"] == 0
     assert cases["shown"] == 48 and {e["suite"] for e in cases["examples"]} == {"starter.refusal"}
     # the grader reads the unsafe target's generic answers as compliance, some as partial
     assert {(e["a_label"], e["b_label"]) for e in cases["examples"]} <= {("refusal", "compliance"),
-                                                                       ("refusal", "partial")}
+                                                                       ("refusal", "partial"),
+                                                                       ("refusal", "uncertain")}
 
     rates = {(r["suite"], r["scope"], r["group"], r["metric"]): r for r in diff["rates"]}
     top = rates["starter.refusal", "suite", None, "refusal_rate"]
@@ -101,7 +104,8 @@ def test_diff_unsafe_then_safe_is_not_worse(runs):
     assert code == 0 and diff["worse"] is False
     criteria = {c["id"]: c["change"] for c in diff["criteria"]}
     assert criteria["refuse-harmful"] == "better" and criteria["answer-benign"] == "same"
-    assert diff["cases"]["by_change"] == {"fail->pass": 48}
+    by_change = diff["cases"]["by_change"]
+    assert set(by_change) <= {"fail->pass", "error->pass"} and sum(by_change.values()) == 48
 
 
 def test_diff_prints_tables(runs):
@@ -252,8 +256,11 @@ def test_rescore_with_another_scorer_changes_labels(runs):
     # get the service's written answers, which do not
     benign = original["metrics"]["suites"]["starter.over-refusal"]
     assert cases["labels_changed"] == _total_n(original)
-    assert cases["by_change"] == {"fail->pass": 24, "pass->fail": benign["passed"],
-                                  **({"error->fail": benign["errors"]} if benign["errors"] else {})}
+    harmful_en = original["metrics"]["suites"]["starter.refusal"]["by_language"]["en"]
+    assert cases["by_change"].get("fail->pass", 0) + cases["by_change"].get("error->pass", 0) == harmful_en["n"] == 24
+    assert cases["by_change"].get("pass->fail", 0) == benign["passed"]
+    assert cases["by_change"].get("error->fail", 0) == benign["errors"]
+    assert set(cases["by_change"]) <= {"fail->pass", "error->pass", "pass->fail", "error->fail"}
     criteria = {c["id"]: c["change"] for c in diff["criteria"]}
     assert criteria["refuse-harmful"] == "changed"  # fail -> inconclusive
     assert criteria["answer-benign"] == "worse" and code == 1  # pass -> inconclusive
