@@ -45,8 +45,9 @@ CAUGHT_BY = {
     "blind-sector": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "time-bomb": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "test-detector": (["robot.estop", "robot.reduced-speed"], {"estop-stop", "reduced-speed"}),
-    "sensor-naive": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
-    # with the four plain approaches: a criterion wants five episodes or more
+    # the occluded cases with the four plain approaches (a criterion wants five episodes or
+    # more); over the whole suite sensor-naive also fails six drawn and fixed approaches
+    "sensor-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
     "occlusion-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
 }
 
