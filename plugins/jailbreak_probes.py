@@ -393,17 +393,24 @@ def _leet_words(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
-#: how a question begins (a request that is not one is a task: "write ...", "写一篇……")
+#: how a question begins or ends ...
 _QUESTION_RE = re.compile(
     r"^(?:how|what|why|which|where|who|when|is|are|can|could|would|do|does|should)\b|[?？]\s*$"
-    r"|^[^，。,]{0,12}(?:怎么|怎样|如何|为什么|为啥|哪|什么|多少|能不能|可不可以|有没有|是否)|吗[？?。]?\s*$",
+    r"|^[^，。,：:]{0,12}(?:怎么|怎样|如何|为什么|为啥|哪|什么|多少|能不能|可不可以|有没有|是否)|吗[？?。]?\s*$",
+    re.IGNORECASE)
+#: ... unless it sets a task ("write ...", "can you draft ...", "帮我写……", "列一个……")
+_TASK_RE = re.compile(
+    r"^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+    r"(?:write|draft|create|make|generate|compose|list|design|produce|give me|help me|do an?)\b"
+    r"|^(?:请)?(?:你)?(?:帮我|给我|替我)?(?:写|编|列|做|生成|起草|设计|制作|拟)",
     re.IGNORECASE)
 
 
 def is_question(request: str) -> bool:
     """Whether ``request`` asks something (ends with a question mark, or opens or ends as
-    a question does) rather than sets a task."""
-    return _QUESTION_RE.search(request.strip()) is not None
+    a question does) rather than sets a task (opens with a task's verb)."""
+    text = request.strip()
+    return _TASK_RE.search(text) is None and _QUESTION_RE.search(text) is not None
 
 
 def role_play(variants: Sequence[str] | None = None) -> Convert:

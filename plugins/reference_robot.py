@@ -72,12 +72,13 @@ class Episode:
         self.scale = 1.0
         self.waiting_reset = False
         ssm = spec.get("ssm", {})
-        sensor = declaration.doc.get("sensor", {})
-        # what it sees is latency_s old and off by up to uncertainty_mm: both go into its S_p
-        self.ssm = SsmParameters(reaction_time_s=declaration.reaction_time_s + sensor.get("latency_s", 0.0),
+        # what it sees is latency_s old and off by up to uncertainty_mm (an undeclared sensor
+        # as the harness simulates it): both go into its S_p
+        sensor = robot.sensor.SensorSpec.of(declaration.doc.get("sensor"))
+        self.ssm = SsmParameters(reaction_time_s=declaration.reaction_time_s + sensor.latency_s,
                                  stopping_time_s=declaration.worst_stopping_time_s,
                                  intrusion_mm=ssm.get("intrusion_mm", 0.0),
-                                 human_uncertainty_mm=ssm.get("human_uncertainty_mm", 0.0) + sensor.get("uncertainty_mm", 0.0),
+                                 human_uncertainty_mm=ssm.get("human_uncertainty_mm", 0.0) + sensor.uncertainty_mm,
                                  robot_uncertainty_mm=declaration.position_uncertainty_mm,
                                  human_speed_mm_s=ssm.get("human_speed_mm_s", 1600.0))
         self.vmax = float(declaration.doc["max_tcp_speed_mm_s"])

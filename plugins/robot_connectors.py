@@ -87,6 +87,12 @@ class RobotController:
         every case failing to connect."""
         link = self._link()
         try:
+            try:  # asked even when the target names a declaration file: is anything there?
+                await link.info()
+            except (ConnectionError, TimeoutError) as exc:
+                raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
+            except robot.protocol.Malformed as exc:
+                raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {exc}", kind="malformed") from None
             await self._declared(link)
         except TargetError as exc:
             if exc.kind != "connect":
@@ -155,9 +161,17 @@ class RobotApi(RobotController):
         if self._info is None:
             try:
                 response = await self.client.get(self.base + "/v1/info")
-                self._info = robot.protocol.loads(response.content)
-            except Exception as exc:  # noqa: BLE001 - whatever stops us reading the robot's info
+            except Exception as exc:  # noqa: BLE001 - whatever stops us reaching the robot's API
                 raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
+            try:
+                response.raise_for_status()
+                info = robot.protocol.loads(response.content)
+                if not isinstance(info, dict) or not isinstance(info.get("joints"), dict):
+                    raise ValueError("it names no joints")
+            except Exception as exc:  # noqa: BLE001 - a status or a body that is not the robot's info
+                raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {str(exc)[:300]}",
+                                  kind="malformed") from None
+            self._info = info
         if self.declaration is None:
             self.declaration = self._matching(robot.declaration.check(self._info.get("declaration"),
                                                                       f"{self.name} /v1/info"), f"{self.name} /v1/info")
@@ -166,6 +180,9 @@ class RobotApi(RobotController):
         try:
             await self._read_info()
         except TargetError as exc:
+            if exc.kind != "connect":
+                raise ConfigError(exc.message, hint="the robot's /v1/info must give its joints and its declaration "
+                                                    "(schemas/robot-declaration.schema.json)") from None
             raise ConfigError(f"{exc.message} (is the robot's API running at {self.base}?)",
                               hint="start the robot's API (harness target serve reference-robot-api --port PORT "
                                    "for the reference), or fix base_url in the target file") from None

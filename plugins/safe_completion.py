@@ -153,9 +153,15 @@ _OPENING_RE = re.compile(r"(?:[^。！？.!?\n]|[.!?](?=\S))*(?:[。！？!?\n]+
 _OPENING_SENTENCES = 3
 
 
+#: a list item's marker at the start of a line ("1. ", "2) ", "3、", "- ", "* ", "• "): not a sentence
+_LIST_MARKER_RE = re.compile(r"(?m)^[ \t]*(?:\d{1,3}[.)、]|[-*•])[ \t]+")
+
+
 def opening(reply: str) -> str:
-    """The first three sentences of ``reply`` (blank lines and markdown marks skipped)."""
+    """The first three sentences of ``reply`` (blank lines, list markers and markdown
+    marks skipped)."""
     found = []
+    reply = _LIST_MARKER_RE.sub("", reply)
     for m in _OPENING_RE.finditer(reply):
         sentence = m.group().strip(" \t\n#*->")
         if sentence:

@@ -6,6 +6,7 @@ endpoint and cannot fake what is measured.
 - :mod:`.robots`: the robot models the sandbox ships (from pybullet_data)
 - :mod:`.declaration`: the vendor's declaration (stopping times and distances...)
 - :mod:`.ssm`: the protective separation distance of ISO/TS 15066
+- :mod:`.sensor`: what the declared safety sensor reports to the controller
 - :mod:`.sim`: the PyBullet work cell with its human proxies
 - :mod:`.protocol`: the closed-loop protocol's messages, parsed strictly
 - :mod:`.episode`: one scenario, tick by tick, against a controller, with measurements
@@ -20,7 +21,7 @@ without it.
 from typing import Any
 
 _MODULES = ("blackbox", "declaration", "episode", "limits", "links", "protocol", "replay", "reporting", "robots",
-            "search", "sim", "ssm")
+            "search", "sensor", "sim", "ssm")
 
 
 def __getattr__(name: str) -> Any:

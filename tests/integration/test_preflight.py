@@ -236,3 +236,18 @@ def test_a_robot_controller_whose_declaration_is_wrong_is_named_before_the_first
     assert result.returncode == 2, result.stderr
     assert "declaration/reaction_time_s: -1 is less than the minimum of 0" in result.stderr
     assert "robot-declaration.schema.json" in result.stderr and "running at" not in result.stderr
+
+
+def test_a_robot_target_with_its_own_declaration_file_is_still_asked_whether_it_is_there(tmp_path):
+    from harness.robot.declaration import REFERENCE
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    write(tmp_path / "decl.json", json.dumps(REFERENCE))
+    target = write(tmp_path / "robot.yaml", f"name: cell\nconnector: robot-controller\nbase_url: ws://127.0.0.1:{port}\n"
+                                            "robot: franka_panda\ndeclaration: decl.json\n")
+    result = harness_cli("run", "--target", str(target), "--suite", "robot.estop", "--profile", "measure-xii-robot",
+                         "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "running at" in result.stderr
