@@ -30,6 +30,7 @@ protocol = robot.protocol
 Declaration = robot.declaration.Declaration
 REDUCED_SPEED_MM_S = robot.limits.REDUCED_SPEED_MM_S
 SsmParameters, protective_distance_mm = robot.ssm.SsmParameters, robot.ssm.protective_distance_mm
+SensorSpec = robot.sensor.SensorSpec
 
 NAME = "reference-robot"
 POLICIES = ("safe", "unsafe", "laggy")
@@ -74,7 +75,7 @@ class Episode:
         ssm = spec.get("ssm", {})
         # what it sees is latency_s old and off by up to uncertainty_mm (an undeclared sensor
         # as the harness simulates it): both go into its S_p
-        sensor = robot.sensor.SensorSpec.of(declaration.doc.get("sensor"))
+        sensor = SensorSpec.of(declaration.doc.get("sensor"))
         self.ssm = SsmParameters(reaction_time_s=declaration.reaction_time_s + sensor.latency_s,
                                  stopping_time_s=declaration.worst_stopping_time_s,
                                  intrusion_mm=ssm.get("intrusion_mm", 0.0),
