@@ -63,16 +63,21 @@ class RobotController:
         links = robot.links
         return links.WsLink(self.base) if self.websocket else links.HttpLink(self.base, self.client)
 
-    async def _declared(self, link: Any) -> Any:
+    async def _info(self, link: Any) -> dict[str, Any]:
+        """GET /v1/info: nothing there is a ``connect`` error, a wrong answer ``malformed``."""
+        try:
+            return await link.info()
+        except (ConnectionError, TimeoutError) as exc:
+            raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
+        except robot.protocol.Malformed as exc:
+            raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {exc}", kind="malformed") from None
+
+    async def _declared(self, link: Any, info: dict[str, Any] | None = None) -> Any:
+        """The declaration: the target's file, else the one in ``info`` (asked for when not given)."""
         async with self._info_lock:
             if self.declaration is None:
-                Malformed, declaration = robot.protocol.Malformed, robot.declaration
-                try:
-                    info = await link.info()
-                except (ConnectionError, TimeoutError) as exc:
-                    raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
-                except Malformed as exc:
-                    raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {exc}", kind="malformed") from None
+                declaration = robot.declaration
+                info = info if info is not None else await self._info(link)
                 if "declaration" not in info:
                     raise ConfigError(f"{self.name}: /v1/info has no declaration",
                                       hint="give the target a declaration file")
@@ -87,13 +92,8 @@ class RobotController:
         every case failing to connect."""
         link = self._link()
         try:
-            try:  # asked even when the target names a declaration file: is anything there?
-                await link.info()
-            except (ConnectionError, TimeoutError) as exc:
-                raise TargetError(f"{self.name}: GET /v1/info failed: {exc}", kind="connect") from None
-            except robot.protocol.Malformed as exc:
-                raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {exc}", kind="malformed") from None
-            await self._declared(link)
+            # asked even when the target names a declaration file: is anything there?
+            await self._declared(link, await self._info(link))
         except TargetError as exc:
             if exc.kind != "connect":
                 raise ConfigError(exc.message, hint="the controller's /v1/info must follow "
