@@ -653,7 +653,7 @@ def _audit_store(db: str | None, out: Path, run_id: str | None) -> Any:
     if db is not None and run_id is not None:
         raise StoreError("pass either --db or --run-id, not both", hint="--db names the store itself")
     if db is None:
-        from .rescoring import store_url
+        from .store.where import store_url
 
         db = store_url(run_id, out, None)
     return Store.open(db)

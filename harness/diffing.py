@@ -286,7 +286,7 @@ def open_sides(refs: list[str], out: Path, db: str | None) -> Iterator[list[Side
     """Each of ``refs`` (a run id, or a report.json path or a folder holding one) as a
     :class:`Side`; stores are opened once per URL and closed at the end. A HarnessError
     for a ref that names nothing usable."""
-    from .rescoring import store_url
+    from .store.where import store_url
     from .store import Store
 
     stores: dict[str, Any] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 from pathlib import Path
 from typing import IO, Any
@@ -13,6 +12,7 @@ from .files import jsonl_rows, problems_of
 from .metrics import wilson
 from .models import Case, Reply, ScorerRef, Score
 from .plugins import Registry
+from .scoring import judge_attempt
 
 
 def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
@@ -48,13 +48,13 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
 
 async def _score(fn: Any, scorer: str, args: dict[str, Any], row: dict[str, Any], suite: str, expected: Any
                  ) -> Score:
-    """The score of one transcript line, as a case of ``suite`` expecting ``expected``;
-    a scorer that asks another endpoint is awaited."""
+    """The score of one transcript line, as a case of ``suite`` expecting ``expected``,
+    judged as a run judges an attempt (a scorer's own bug is this line's error)."""
     case = Case(id=str(row["id"]), suite=suite, messages=({"role": "user", "content": row["prompt"]},),
                 expected=expected, scorer=ScorerRef(scorer, args), lang=row.get("lang", "und"))
-    score = fn(case, Reply(text=row["response"] or "", finish_reason=row.get("finish_reason"),
-                           status_code=row.get("status_code")))
-    return await score if inspect.isawaitable(score) else score
+    score, _, _ = await judge_attempt(fn, case, Reply(text=row["response"] or "", finish_reason=row.get("finish_reason"),
+                                                      status_code=row.get("status_code")))
+    return score
 
 
 # ---------------------------------------------------------------------------

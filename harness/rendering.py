@@ -44,15 +44,11 @@ def _resume_command(run_id: str, out: Path, db: str | None) -> str:
 
 
 def load_report(run_id: str, *, out: Path = DEFAULT_OUT, db: str | None = None) -> dict[str, Any]:
-    """The stored report of run ``run_id``, found like ``harness run --resume`` finds a
-    run: in ``--db`` when given, else in ``<out>/<run_id>/store.db``."""
+    """The stored report of run ``run_id``, in the store that holds it (harness.store.where)."""
     from .store import Store
+    from .store.where import store_url
 
-    run_dir = out / run_id
-    if not db and not (run_dir / "store.db").exists():  # never create an empty store here
-        raise StoreError(f"no run {run_id} under {out} (there is no {run_dir / 'store.db'})",
-                         hint="give the --out (and --db) the run was made with")
-    store = Store.open(db or f"sqlite:///{run_dir / 'store.db'}")
+    store = Store.open(store_url(run_id, out, db))
     try:
         record = store.get_run(run_id)
     finally:

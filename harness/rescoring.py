@@ -55,6 +55,7 @@ from .finish import finish, suites_info
 from .models import AttemptResult, Case, Reply, Score, ScorerRef, Suite
 from .observers import Observers
 from .scoring import build_scorers, judge_attempt, scorer_key
+from .store.where import store_url
 
 if TYPE_CHECKING:
     from .plugins import Registry
@@ -64,8 +65,6 @@ if TYPE_CHECKING:
 BATCH = 500
 #: awaitable scorers (an LLM judge) judged at once within a batch
 SCORE_CONCURRENCY = 16
-#: how far the derived_from chain of report.json files is followed to find a store
-_MAX_CHAIN = 50
 
 
 @dataclass
@@ -86,38 +85,6 @@ class RescoreRequest:
 
 
 # -- finding a run --------------------------------------------------------------------
-
-
-def store_url(run_id: str, out: Path, db: str | None) -> str:
-    """The URL of the store that holds ``run_id``: ``db`` when given; else
-    ``<out>/<run_id>/store.db`` as ``harness run --resume`` finds it; else, for a
-    rescored run (which lives in the store of the run it came from), the store of the
-    run its ``<out>/<run_id>/report.json`` names in ``run.derived_from``."""
-    if db:
-        return db
-    current, seen = run_id, [run_id]
-    for _ in range(_MAX_CHAIN):
-        path = out / current / "store.db"
-        if path.is_file():
-            return f"sqlite:///{path}"
-        parent = _derived_parent(out / current / "report.json")
-        if not parent or parent in seen:
-            break
-        seen.append(parent)
-        current = parent
-    raise StoreError(f"no run {run_id} under {out}",
-                     hint="give the --out (and --db) the run was made with, or the path of its report.json")
-
-
-def _derived_parent(report_path: Path) -> str | None:
-    if not report_path.is_file():
-        return None
-    try:
-        doc = json.loads(report_path.read_text(encoding="utf-8"))
-        parent = doc["run"]["derived_from"]["run"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return parent if isinstance(parent, str) else None
 
 
 def parse_scorer(spec: str) -> ScorerRef:

@@ -24,6 +24,7 @@ from . import manifest as manifests
 from .decide import Decider
 from .errors import ConfigError, StoreError
 from .finish import actor, finish, suites_info
+from .store import where
 from .models import Suite, Target
 from .observers import Observers
 from .plugins import Registry, make_plugin_manager
@@ -162,8 +163,9 @@ def work(plan: Plan, epochs: int, done: set[str], *, shuffle_seed: int | None = 
 
 def _open_store(url: str | None, run_dir: Path) -> Any:
     from .store import Store
+    from .store.where import own_store_url
 
-    return Store.open(url or f"sqlite:///{run_dir / 'store.db'}")
+    return Store.open(own_store_url(run_dir, url))
 
 
 
@@ -279,7 +281,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
     store = None
     if resume_id:
         run_dir = request.out / resume_id
-        if not request.db and not (run_dir / "store.db").exists():
+        if not request.db and not (run_dir / where.FILE).exists():
             raise StoreError(f"no run {resume_id} under {request.out}",
                              hint="give the same --out (and --db) as the run you resume")
         store = _open_store(request.db, run_dir)

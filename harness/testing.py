@@ -169,8 +169,9 @@ class _RunState:
         self.outcome = outcome
         self.criteria = {c["id"]: c for c in outcome.report["criteria"]}
         from harness.store import Store
+        from harness.store.where import own_store_url
 
-        store = Store.open(f"sqlite:///{outcome.run_dir / 'store.db'}")
+        store = Store.open(own_store_url(outcome.run_dir, request.db))
         try:
             for result in store.iter_results(outcome.run_id):
                 if result.epoch == 0:

@@ -326,3 +326,27 @@ def test_postgres_unreachable() -> None:
 def test_unsupported_or_malformed_urls(url: str) -> None:
     with pytest.raises(StoreError):
         Store.open(url)
+
+
+def test_a_run_is_found_in_its_folder_or_through_the_run_it_was_rescored_from(tmp_path):
+    import json
+
+    from harness.errors import StoreError
+    from harness.store.where import own_store_url, store_url
+
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r1" / "store.db").write_bytes(b"")
+    (tmp_path / "r2").mkdir()  # rescored from r1: a report and no store of its own
+    (tmp_path / "r2" / "report.json").write_text(json.dumps({"run": {"derived_from": {"run": "r1"}}}))
+    (tmp_path / "r3").mkdir()  # a loop of derived_from must end, not spin
+    (tmp_path / "r3" / "report.json").write_text(json.dumps({"run": {"derived_from": {"run": "r3"}}}))
+
+    assert store_url("r1", tmp_path, None) == f"sqlite:///{tmp_path / 'r1' / 'store.db'}"
+    assert store_url("r2", tmp_path, None) == f"sqlite:///{tmp_path / 'r1' / 'store.db'}"
+    assert store_url("r2", tmp_path, "postgresql://h/db") == "postgresql://h/db"
+    assert own_store_url(tmp_path / "r9") == f"sqlite:///{tmp_path / 'r9' / 'store.db'}"
+    for missing in ("r3", "nope"):
+        with pytest.raises(StoreError) as err:
+            store_url(missing, tmp_path, None)
+        assert str(tmp_path / missing / "store.db") in str(err.value) and "--out" in err.value.hint
+    assert not (tmp_path / "nope").exists()  # looking never creates a store
