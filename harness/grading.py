@@ -10,7 +10,7 @@ from typing import IO, Any
 from .errors import ConfigError
 from .files import jsonl_rows, problems_of
 from .metrics import wilson
-from .models import Case, Reply, ScorerRef, Score
+from .models import Case, Reply, Score, ScorerRef
 from .plugins import Registry
 from .scoring import judge_attempt
 

@@ -118,8 +118,8 @@ class ReviewRun:
     @classmethod
     def open(cls, run_id: str, out: Path, db: str | None, registry: Registry) -> ReviewRun:
         from .rescoring import load_cases
-        from .store.where import store_url
         from .store import Store
+        from .store.where import store_url
 
         store = Store.open(store_url(run_id, out, db))
         try:

@@ -24,7 +24,6 @@ from . import manifest as manifests
 from .decide import Decider
 from .errors import ConfigError, StoreError
 from .finish import actor, finish, suites_info
-from .store import where
 from .models import Suite, Target
 from .observers import Observers
 from .plugins import Registry, make_plugin_manager
@@ -32,6 +31,7 @@ from .probes import expand, sample
 from .probes import versions as probe_versions
 from .runner import Progress, Runner, WorkItem
 from .scoring import build_scorers, scorer_key
+from .store import where
 from .suite import resolve_suite
 from .targets import load_target, make_client
 

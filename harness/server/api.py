@@ -14,6 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
@@ -26,8 +27,8 @@ from harness import audit as audit_chain
 from harness.errors import ConfigError, HarnessError, SuiteError
 from harness.netguard import check_url
 
-from . import certificates, jobs
 from ..errors import Conflict, Forbidden, NotFound
+from . import certificates, jobs
 from .repo import FINAL_STATES, Caller
 from .service import KEY_ENV, Service
 
@@ -242,7 +243,7 @@ def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Cal
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, "")
     if token and not header and request.method not in ("GET", "HEAD"):
-        _same_origin(request)
+        same_origin(request)
     who = request.app.state.service.platform.authenticate(token) if token else None
     if who is None:
         raise HTTPException(401, "a valid API token is needed (Authorization: Bearer TOKEN)",
@@ -254,12 +255,14 @@ def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Cal
     return who
 
 
-def _same_origin(request: Request) -> None:
-    """A write with the pages' cookie must come from the service's own pages: the
-    cookie is SameSite=Strict, and the Origin, when the browser sends one, must match."""
+def same_origin(request: Request) -> None:
+    """CSRF, the one check for the API and the pages: a write that a browser sends
+    with the sign-in cookie (SameSite=Strict) must come from this service's own pages,
+    so its Origin, when the browser sends one, must be this host."""
     origin = request.headers.get("origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
-        raise HTTPException(403, "a request from another site cannot use the sign-in cookie")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        raise Forbidden("a request from another site cannot use the sign-in cookie",
+                        hint="use the forms on this platform's own pages, or an API token in Authorization: Bearer")
 
 
 def certifier(who: Annotated[Caller, Depends(caller)]) -> Caller:

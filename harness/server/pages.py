@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -33,7 +33,6 @@ from starlette.exceptions import HTTPException
 from harness.errors import HarnessError
 
 from . import api, certificates
-from ..errors import Forbidden
 from .repo import FINAL_STATES, Caller
 from .service import Service
 
@@ -61,7 +60,7 @@ class PageRoute(APIRoute):
         async def page(request: Request) -> Response:
             try:
                 if request.method not in ("GET", "HEAD"):
-                    _same_origin(request)
+                    api.same_origin(request)
                 return await handle(request)
             except _SignIn:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -76,14 +75,6 @@ class PageRoute(APIRoute):
             return await run_in_threadpool(error_page, request, *error)  # it reads the store
 
         return page
-
-
-def _same_origin(request: Request) -> None:
-    """CSRF: the cookie is SameSite=Strict; and a form sent by a browser names its
-    origin, which must be this host."""
-    origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
-        raise Forbidden("this form was sent from another site", hint="use the form on this platform's own pages")
 
 
 def _invalid(errors: Any) -> str:
