@@ -9,17 +9,14 @@ organisation's row is "not found", exactly like an id that does not exist.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from harness.errors import Conflict, Forbidden, HarnessError, NotFound
+from harness.errors import Conflict, HarnessError, NotFound
 from harness.store import Store
-from harness.store._engine import WRITE_LOCK, translated
-from harness.store._schema import (
+from harness.store.tables import (
     certificates,
     documents,
     jobs,
@@ -70,15 +67,7 @@ class Platform:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.engine: sa.Engine = store._engine  # noqa: SLF001 - the store's own engine, one pool
-
-    @contextmanager
-    def _tx(self, action: str, *, lock: bool = False) -> Iterator[sa.Connection]:
-        with translated(action, self.engine), self.engine.connect() as conn:
-            if lock:
-                conn.execution_options(**{WRITE_LOCK: True})
-            with conn.begin():
-                yield conn
+        self._tx = store.transaction
 
     def _scope(self, query: Any, column: Any, caller: Caller | None) -> Any:
         return query if caller is None or caller.certifier else query.where(column == caller.org_id)

@@ -95,6 +95,18 @@ class Store:
         with translated(action, self._engine), self._engine.begin() if write else self._engine.connect() as conn:
             yield conn
 
+    @contextmanager
+    def transaction(self, action: str, *, lock: bool = False) -> Iterator[sa.Connection]:
+        """A connection in one transaction, committed at the end, for the platform's
+        tables (harness.store.tables); ``lock`` takes the store's write lock first (SQLite:
+        BEGIN IMMEDIATE), so a read-then-write cannot race another writer. Database errors
+        become StoreErrors that start with ``action``."""
+        with translated(action, self._engine), self._engine.connect() as conn:
+            if lock:
+                conn.execution_options(**{WRITE_LOCK: True})
+            with conn.begin():
+                yield conn
+
     # -- runs ---------------------------------------------------------------------
 
     def create_run(self, run_id: str, manifest: dict[str, Any], inputs_sha256: str) -> None:
