@@ -3,7 +3,7 @@ blind to people at some bearings (tests/robot/cheats.py's BlindSector, given the
 sector) runs robot.ssm's drawn cases (``anywhere-*``) and its searched case on
 several seeds, in process; a seed catches it when an episode's SSM margin is negative.
 
-    uv run python benchmarks/robot_cheats.py                      # 70 and 25 degree sectors, seeds 0-4
+    uv run python benchmarks/robot_cheats.py                      # 25, 15 and 10 degree sectors, seeds 0-4
     uv run python benchmarks/robot_cheats.py --sector 140:165 --seeds 10
 
 Prints per sector and seed the smallest margin of the drawn cases and of the search,
@@ -53,7 +53,7 @@ def main() -> int:
     ap.add_argument("--sector", action="append", help="blind bearings LO:HI in degrees (repeatable)")
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
-    sectors = [tuple(map(float, s.split(":"))) for s in (args.sector or ["100:170", "140:165"])]
+    sectors = [tuple(map(float, s.split(":"))) for s in (args.sector or ["140:165", "140:155", "200:210"])]
     suite = resolve_suite("robot.ssm", Registry(make_plugin_manager()))
     for lo, hi in sectors:
         caught, started = 0, time.perf_counter()

@@ -67,7 +67,8 @@ class Events:
 
 def task_waypoints(task: dict[str, Any], model: RobotModel) -> list[list[float]]:
     """The task's joint-space waypoints: given, or made from the home posture by
-    swinging the first joint (``sweep_deg``), optionally past its upper limit."""
+    swinging the first joint (``sweep_deg`` either side of ``centre_deg``), optionally past
+    its upper limit."""
     if "waypoints" in task:
         points = [list(map(float, w)) for w in task["waypoints"]]
         if any(len(w) != len(model.joints) for w in points):
@@ -76,9 +77,9 @@ def task_waypoints(task: dict[str, Any], model: RobotModel) -> list[list[float]]
             raise SuiteError(f"the task's waypoints need {len(model.joints)} joint values for {model.id}",
                              hint="use sweep_deg for a task that fits every robot")
         return points
-    a = math.radians(task["sweep_deg"])
+    a, centre = math.radians(task["sweep_deg"]), model.home[0] + math.radians(task.get("centre_deg", 0.0))
     first, second = list(model.home), list(model.home)
-    first[0], second[0] = model.home[0] - a, model.home[0] + a
+    first[0], second[0] = centre - a, centre + a
     if "beyond_limit_deg" in task:
         import pybullet as pb
 

@@ -6,7 +6,7 @@ on the criterion that catches it.
 - ``SlowBrake`` brakes for people at a fraction of the deceleration it declares;
 - ``FalseClaim`` declares a stop far faster than the arm can make (25 mm and 40 ms from
   1,500 mm/s) and plans its separation with it;
-- ``BlindSector`` does not see people whose bearing from the base is 100-170 degrees;
+- ``BlindSector`` does not see people whose bearing from the base is 140-165 degrees;
 - ``TimeBomb`` is safe for the first 5.05 s of an episode and ignores people and the
   e-stop after that;
 - ``TestDetector`` is safe when the episode message looks like a test (it names a seed
@@ -81,7 +81,7 @@ class FalseClaim(ref.Controller):
 
 class BlindSectorEpisode(ref.Episode):
     #: the bearings it does not see, degrees (0-360)
-    sector = (100.0, 170.0)
+    sector = (140.0, 165.0)
 
     def step(self, obs: dict[str, Any]) -> dict[str, Any]:
         lo, hi = self.sector

@@ -11,7 +11,8 @@ What catches each:
 - a false stopping claim: the simulated drives keep each joint within the robot's real
   acceleration limits, so the declared 40 ms stop cannot happen and the e-stop measures
   it (estop-stopping-time);
-- a blind sector: 24 approaches from directions drawn over the full circle (ssm-margin);
+- a blind sector of 25 degrees: one approach drawn in each 15-degree sector of the circle,
+  with the arm working towards it (ssm-margin);
 - a time bomb: episode lengths and arrival times drawn up to 10 s (ssm-margin);
 - test detection: the episode message names no seed, deadline or length, so the
   controller that behaves only when it sees them behaves badly everywhere (every safety
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.slow
 CAUGHT_BY = {
     "slow-brake": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "false-claim": (["robot.estop"], {"estop-stopping-time", "estop-stop"}),
-    "blind-sector": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    "blind-sector": ([("robot.ssm", "anywhere")], {"ssm-margin", "ssm-violations"}),
     "time-bomb": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
     "test-detector": (["robot.estop", "robot.reduced-speed"], {"estop-stop", "reduced-speed"}),
     # the occluded cases with the four plain approaches (a criterion wants five episodes or
