@@ -59,6 +59,71 @@ class _Unusual(Exception):
     """The document uses YAML beyond what the streaming loader builds: use the full one."""
 
 
+class _TooBig(Exception):
+    """The document would expand beyond the bounds (aliases, nesting): refused."""
+
+
+#: the most values a document may hold once its aliases are expanded: a suite of 100,000
+#: cases holds about a million; a "billion laughs" of nine nested aliases, 413 bytes,
+#: holds a billion, and every check that walks or prints it would too
+MAX_VALUES = 5_000_000
+#: the deepest nesting of mappings and lists (the shipped profiles go 14 deep)
+MAX_DEPTH = 100
+_BOUNDS_HINT = ("write the repeated part out, or use fewer levels of aliases (&anchor / *alias); a document may hold "
+                f"{MAX_VALUES:,} values once its aliases are expanded, nested at most {MAX_DEPTH} deep")
+
+
+def _check_depth(text: str) -> None:
+    """Raise _TooBig when mappings and lists nest deeper than MAX_DEPTH, from the parser's
+    events alone: the composer that builds nodes recurses, and would overflow first."""
+    loader = _Loader(text)
+    try:
+        depth = 0
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _TooBig(f"it nests mappings and lists more than {MAX_DEPTH} deep "
+                                  f"(line {event.start_mark.line + 1})")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
+def _check_bounds(node: Any) -> None:
+    """Raise _TooBig when a composed YAML node graph (aliases are shared nodes) would
+    expand beyond MAX_VALUES values, nest deeper than MAX_DEPTH, or contain itself."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    # an explicit stack, not recursion: a hostile document may nest deeper than Python's limit
+    stack: list[tuple[Any, int, bool]] = [(node, 1, False)]
+    while stack:
+        current, depth, done = stack.pop()
+        key = id(current)
+        if done:
+            children = (current.value if isinstance(current, yaml.SequenceNode)
+                        else [n for pair in current.value for n in pair])
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            open_.discard(key)
+            if sizes[key] > MAX_VALUES:
+                raise _TooBig(f"it expands to more than {MAX_VALUES:,} values through its aliases")
+            continue
+        if key in sizes:
+            continue
+        if not isinstance(current, (yaml.SequenceNode, yaml.MappingNode)):
+            sizes[key] = 1
+            continue
+        if key in open_:
+            raise _TooBig("an alias refers to a mapping or list that contains it")
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"it nests mappings and lists more than {MAX_DEPTH} deep")
+        open_.add(key)
+        stack.append((current, depth, True))
+        children = current.value if isinstance(current, yaml.SequenceNode) else [n for pair in current.value for n in pair]
+        stack.extend((c, depth + 1, False) for c in children)
+
+
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -73,7 +138,9 @@ def _load_stream(text: str) -> Any:
     loader = _Loader(text)
     try:
         anchors: dict[str, Any] = {}
-        stack: list[list[Any]] = []  # [container, pending key or _NO_KEY]
+        sizes: dict[str, int] = {}  # values an anchor's value expands to (a finished one)
+        total = 0  # values of the document so far, every alias expanded
+        stack: list[list[Any]] = []  # [container, pending key or _NO_KEY, anchor, total at its start]
         root: Any = None
         documents = 0
         no_key = _NO_KEY
@@ -112,18 +179,32 @@ def _load_stream(text: str) -> Any:
                     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
                     value = loader.yaml_constructors[tag](loader, node)
                 add(value, event.anchor)
+                total += 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 if event.tag is not None and not event.implicit:
                     raise _Unusual(event.tag)
+                if len(stack) >= MAX_DEPTH:
+                    raise _TooBig(f"it nests mappings and lists more than {MAX_DEPTH} deep (line {event.start_mark.line + 1})")
                 container: Any = {} if kind is yaml.MappingStartEvent else []
                 add(container, event.anchor)
-                stack.append([container, no_key])
+                total += 1
+                stack.append([container, no_key, event.anchor, total])
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                stack.pop()
+                _, _, anchor, start = stack.pop()
+                if anchor:
+                    sizes[anchor] = total - start + 1
             elif kind is yaml.AliasEvent:
                 if event.anchor not in anchors:
                     raise _Unusual("an alias to an unknown anchor")  # the full loader says where
+                if event.anchor not in sizes:
+                    raise _Unusual("an alias inside its own anchor")  # the full loader's graph is checked
                 add(anchors[event.anchor], None)
+                total += sizes[event.anchor]
+                if total > MAX_VALUES:
+                    raise _TooBig(f"it expands to more than {MAX_VALUES:,} values through its aliases "
+                                  f"(line {event.start_mark.line + 1})")
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -143,7 +224,11 @@ def parse(path: Path, text: str, error: type[HarnessError]) -> Any:
         try:
             return _load_stream(text)
         except _Unusual:
-            return yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader is the safe loader
+            _check_depth(text)
+            _check_bounds(yaml.compose(text, Loader=_Loader))  # aliases are shared nodes here: cheap
+            return yaml.load(text, Loader=_Loader)
+    except _TooBig as exc:
+        raise error(f"{path}: refused: {exc}", hint=_BOUNDS_HINT) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

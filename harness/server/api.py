@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -28,6 +27,7 @@ from harness.errors import ConfigError, HarnessError, SuiteError
 from harness.netguard import check_url
 
 from ..errors import Conflict, Forbidden, NotFound
+from ..files import parse
 from . import certificates, jobs
 from .repo import FINAL_STATES, Caller
 from .service import KEY_ENV, Service
@@ -449,11 +449,9 @@ def _upload(svc: Service, who: Caller, kind: str, text: str) -> dict[str, Any]:
     if len(text.encode()) > svc.config.max_document_bytes:
         raise HarnessError(f"the {kind} is larger than {svc.config.max_document_bytes} bytes",
                            hint="split it, or ask the operator to raise HARNESS_MAX_DOCUMENT_BYTES")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise (SuiteError if kind == "suite" else ConfigError)(f"the {kind} is not YAML: {exc}",
-                                                               hint="check the YAML syntax") from exc
+    # the harness's own parser: bounded (aliases, nesting), so a small hostile upload
+    # cannot grow into gigabytes in the checks that follow
+    data = parse(Path(f"the uploaded {kind}"), text, SuiteError if kind == "suite" else ConfigError)
     if kind == "suite" and isinstance(data, dict) and "source" in data:
         raise SuiteError("an uploaded suite cannot name a question bank file (source:)",
                          hint="put the cases inline under cases:")

@@ -651,8 +651,20 @@ def test_uploads_cannot_run_code_read_files_or_fetch_urls(platform, tmp_path, re
         for text in tags:
             refused = admin.post(f"/api/v1/{kind}s", json={"text": text})
             assert refused.status_code == 400, (kind, text, refused.text)
-            assert f"the {kind} is not YAML" in refused.json()["error"] and "python/" in refused.json()["error"]
+            error = refused.json()["error"]
+            assert f"the uploaded {kind}" in error and "not valid YAML" in error and "python/" in error, error
     assert not marker.exists()
+
+    # a few hundred bytes of nested aliases (billion laughs) expand to a billion values in
+    # every check that walks or prints the document: refused at once, the service unharmed
+    laughs = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+    for kind in ("suite", "profile"):
+        for text in (laughs, "a: " + "[" * 500 + "]" * 500 + "\n", "a: &a [1, *a]\n"):
+            refused = admin.post(f"/api/v1/{kind}s", json={"text": text})
+            assert refused.status_code == 400, (kind, text[:40], refused.text[:300])
+            assert "refused" in refused.json()["error"] and len(refused.text) < 2000, refused.text[:300]
+    assert admin.get("/healthz").status_code == 200
 
     # a question bank (source:) or a base suite (derive.from) given by path would be read
     # from the server's disk

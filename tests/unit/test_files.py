@@ -47,3 +47,32 @@ def test_parse_gives_the_full_loaders_result_or_error():
         parse(Path("x.yaml"), "a: 1\n---\nb: 2\n", ConfigError)
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse(Path("x.yaml"), "a: *nowhere\n", ConfigError)
+
+
+_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (_LAUGHS, "expands to more than 5,000,000 values"),  # billion laughs: 9**9 values from 342 bytes
+    ("base: &base {x: 1}\nm:\n  <<: *base\n" + _LAUGHS, "expands to more than"),  # the full loader's path
+    ("a: " + "[" * 500 + "]" * 500 + "\n", "more than 100 deep"),
+    ("base: &b {x: 1}\nm:\n  <<: *b\nd: " + "[" * 500 + "]" * 500 + "\n", "more than 100 deep"),
+    ("a: &a [1, *a]\n", "contains it"),  # a list inside itself: every walk of it would never end
+])
+def test_a_document_that_would_explode_is_refused_before_anything_walks_it(text, says):
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(ConfigError) as err:
+        parse(Path("bomb.yaml"), text, ConfigError)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert err.value.message.startswith("bomb.yaml") and says in err.value.message, err.value.message
+    assert "alias" in err.value.hint and peak < 20_000_000
+
+
+def test_aliases_within_the_bounds_still_load():
+    text = "defaults: &d {lang: en, scorer: refusal}\ncases:\n" + "".join(f"  - {{id: c{i}, x: *d}}\n" for i in range(50))
+    doc = parse(Path("ok.yaml"), text, ConfigError)
+    assert len(doc["cases"]) == 50 and doc["cases"][49]["x"] == {"lang": "en", "scorer": "refusal"}
