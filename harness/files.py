@@ -226,7 +226,7 @@ def parse(path: Path, text: str, error: type[HarnessError]) -> Any:
         except _Unusual:
             _check_depth(text)
             _check_bounds(yaml.compose(text, Loader=_Loader))  # aliases are shared nodes here: cheap
-            return yaml.load(text, Loader=_Loader)
+            return yaml.load(text, Loader=_Loader)  # the safe loader (CSafeLoader or SafeLoader)
     except _TooBig as exc:
         raise error(f"{path}: refused: {exc}", hint=_BOUNDS_HINT) from None
     except yaml.MarkedYAMLError as exc:
