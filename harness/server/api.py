@@ -1,4 +1,5 @@
-"""The HTTP API, ``/api/v1``: documented by its OpenAPI at ``/docs``.
+"""The HTTP API, ``/api/v1``, its routes: documented by its OpenAPI at ``/docs``. The
+bodies are in :mod:`.schemas`; the caller, its role and the CSRF check in :mod:`.deps`.
 
 Every route takes the caller from a bearer token (or the pages' cookie) and passes it
 down to :mod:`.repo`, which scopes every read to the caller's organisation unless the
@@ -14,266 +15,47 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
-from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 
 from harness import audit as audit_chain
 from harness.errors import ConfigError, HarnessError, SuiteError
 from harness.netguard import check_url
 
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, NotFound
 from ..files import parse
 from . import certificates, jobs
+from .deps import Certifier, Svc, Who
 from .repo import FINAL_STATES, Caller
+from .schemas import (
+    ERRORS,
+    AuditCheck,
+    AuditEntry,
+    Certificate,
+    CertificateIn,
+    CertificateStatus,
+    DecisionIn,
+    Document,
+    DocumentIn,
+    Id,
+    Me,
+    Org,
+    OrgIn,
+    ReviewIn,
+    RevokeIn,
+    Run,
+    RunIn,
+    TargetIn,
+    TargetOut,
+    Token,
+    TokenCreated,
+    TokenIn,
+    User,
+    UserIn,
+)
 from .service import KEY_ENV, Service
-
-TOKEN_COOKIE = "harness_token"
-
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Error(BaseModel):
-    error: str
-    hint: str | None = None
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Error, "description": why} for code, why in (
-        (400, "bad input: the message names what and the hint the fix"),
-        (401, "no token, or a token that is unknown or revoked"),
-        (403, "the caller's role may not do this"),
-        (404, "no such thing, or not the caller's to see"),
-        (409, "the request clashes with the state of what it names"),
-        (413, "the request body is too large"),
-        (422, "the request does not match its schema"),
-        (429, "too many requests for this token: see Retry-After"),
-    )
-}
-
-
-class Org(BaseModel):
-    id: str
-    name: str
-    created_at: float
-
-
-class OrgIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-
-
-class User(BaseModel):
-    id: str
-    org_id: str
-    name: str
-    role: Literal["certifier", "applicant"]
-    created_at: float
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    role: Literal["certifier", "applicant"]
-
-
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    label: Annotated[str, Field(max_length=200)] = ""
-
-
-class Token(BaseModel):
-    id: str
-    user_id: str
-    label: str
-    created_at: float
-    revoked_at: float | None = None
-
-
-class TokenCreated(Token):
-    token: str = Field(description="the token itself: shown this once, stored only as a hash")
-
-
-class Me(BaseModel):
-    user: User
-    org: Org
-    token_id: str
-
-
-class TargetIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    connector: Annotated[str, Field(min_length=1, max_length=64)]
-    settings: dict[str, Any] = Field(default_factory=dict,
-                                     description="the connector's settings, as in a target file (base_url, model, ...)")
-    api_key: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
-        default=None, description="the endpoint's API key: encrypted at rest, never returned")
-    org_id: Id | None = Field(default=None, description="certifiers only: the organisation the target belongs to")
-
-
-class TargetOut(BaseModel):
-    id: str
-    org_id: str
-    name: str
-    connector: str
-    settings: dict[str, Any]
-    has_api_key: bool
-    created_at: float
-
-
-class Document(BaseModel):
-    id: str
-    kind: Literal["suite", "profile"]
-    version: str
-    sha256: str
-    source: Literal["shipped", "uploaded"]
-    title: str | None = None
-
-
-class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(min_length=1, description="the suite or profile as YAML")]
-
-
-class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    target_id: Id
-    suites: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=50)]
-    profile: Annotated[str, Field(min_length=1, max_length=200)]
-    seed: Annotated[int, Field(ge=0, le=2**53 - 1)] = 0
-    epochs: Annotated[int, Field(ge=1, le=100)] = 1
-    shards: Annotated[int, Field(ge=1, le=64)] = 1
-    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
-
-
-class Run(BaseModel):
-    id: str
-    org_id: str
-    target_id: str
-    requested_by: str
-    state: Literal["queued", "running", "finished", "cancelled", "failed"]
-    run_status: str
-    verdict: str | None = None
-    total: int
-    done: int
-    errors: int
-    shards: int
-    error: str | None = None
-    decision: str | None = None
-    decision_note: str | None = None
-    created_at: float
-    updated_at: float
-
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["approved", "rejected"]
-    note: Annotated[str, Field(max_length=2000)] = ""
-
-
-class CertificateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    run_id: Id
-    valid_days: Annotated[int, Field(ge=1, le=certificates.MAX_DAYS)] = 365
-
-
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class Certificate(BaseModel):
-    id: str
-    run_id: str
-    org_id: str
-    issued_at: float
-    expires_at: float
-    revoked_at: float | None = None
-    revoked_reason: str | None = None
-    document: dict[str, Any]
-
-
-class CertificateStatus(BaseModel):
-    id: str
-    status: Literal["valid", "expired", "revoked", "invalid"]
-    signature_valid: bool
-    problems: list[str]
-    revoked_at: str | None = None
-    revoked_reason: str | None = None
-    certificate: dict[str, Any]
-
-
-class AuditEntry(BaseModel):
-    seq: int
-    at: str
-    actor: str
-    action: str
-    subject: str
-    data: Any = None
-    prev_sha256: str
-    sha256: str
-
-
-class AuditCheck(BaseModel):
-    intact: bool
-    entries: int
-    problems: list[str]
-    head_sha256: str | None = None
-
-
-# -- dependencies -----------------------------------------------------------------------
-
-
-def service(request: Request) -> Service:
-    return request.app.state.service
-
-
-_bearer = HTTPBearer(auto_error=False, description="an API token (hst_...) a certifier made for you")
-
-
-def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Caller:
-    """The caller of a token in ``Authorization: Bearer`` or the pages' cookie; 401
-    otherwise; 429 when the token is over its rate. (``_bearer`` only documents the
-    scheme in the OpenAPI; the header is read here, with the cookie as the fallback.)"""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, "")
-    if token and not header and request.method not in ("GET", "HEAD"):
-        same_origin(request)
-    who = request.app.state.service.platform.authenticate(token) if token else None
-    if who is None:
-        raise HTTPException(401, "a valid API token is needed (Authorization: Bearer TOKEN)",
-                            headers={"WWW-Authenticate": "Bearer"})
-    wait = request.app.state.limiter.take(who.token_id)
-    if wait:
-        raise HTTPException(429, f"too many requests for this token: try again in {wait:.1f} s",
-                            headers={"Retry-After": str(max(1, round(wait)))})
-    return who
-
-
-def same_origin(request: Request) -> None:
-    """CSRF, the one check for the API and the pages: a write that a browser sends
-    with the sign-in cookie (SameSite=Strict) must come from this service's own pages,
-    so its Origin, when the browser sends one, must be this host."""
-    origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
-        raise Forbidden("a request from another site cannot use the sign-in cookie",
-                        hint="use the forms on this platform's own pages, or an API token in Authorization: Bearer")
-
-
-def certifier(who: Annotated[Caller, Depends(caller)]) -> Caller:
-    if not who.certifier:
-        raise Forbidden("only a certifier may do this")
-    return who
-
-
-Svc = Annotated[Service, Depends(service)]
-Who = Annotated[Caller, Depends(caller)]
-Certifier = Annotated[Caller, Depends(certifier)]
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
@@ -617,19 +399,6 @@ def get_report(run_id: Id, svc: Svc, who: Who,
         paths = render(record.report, Path(tmp), svc.registry, [format])
         body = paths[0].read_bytes()
     return Response(body, media_type=REPORT_TYPES[format])
-
-
-class ReviewLabel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(max_length=300, description="an item's key from GET /runs/{id}/review")
-    label: str = Field(max_length=50, description="one of the item's labels")
-    note: str | None = Field(default=None, max_length=500)
-
-
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    #: at most 500 a request, so the largest valid body stays under the service's body limit
-    labels: list[ReviewLabel] = Field(max_length=500)
 
 
 @router.get("/runs/{run_id}/review", tags=["runs"])

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException
 
 from harness.errors import HarnessError
 
-from . import api, certificates
+from . import api, certificates, deps, schemas
 from .repo import FINAL_STATES, Caller
 from .service import Service
 
@@ -60,7 +60,7 @@ class PageRoute(APIRoute):
         async def page(request: Request) -> Response:
             try:
                 if request.method not in ("GET", "HEAD"):
-                    api.same_origin(request)
+                    deps.same_origin(request)
                 return await handle(request)
             except _SignIn:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -100,7 +100,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False, default_respo
 def person(request: Request) -> Caller:
     """The signed-in caller (cookie), as the API sees it, rate limit included."""
     try:
-        return api.caller(request)
+        return deps.caller(request)
     except HTTPException as exc:
         if exc.status_code == 401:
             raise _SignIn from None
@@ -108,10 +108,10 @@ def person(request: Request) -> Caller:
 
 
 def certifier(who: Annotated[Caller, Depends(person)]) -> Caller:
-    return api.certifier(who)
+    return deps.certifier(who)
 
 
-Svc = Annotated[Service, Depends(api.service)]
+Svc = Annotated[Service, Depends(deps.service)]
 Who = Annotated[Caller, Depends(person)]
 Certifier = Annotated[Caller, Depends(certifier)]
 
@@ -136,7 +136,7 @@ def render(request: Request, name: str, status: int = 200, *, who: Caller | None
 def error_page(request: Request, status: int, message: str, hint: str | None,
                headers: dict[str, str] | None = None) -> HTMLResponse:
     titles = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 429: "Too many requests"}
-    token = request.cookies.get(api.TOKEN_COOKIE)
+    token = request.cookies.get(deps.TOKEN_COOKIE)
     who = request.app.state.service.platform.authenticate(token) if token else None  # for the menu
     return render(request, "error.html", status, who=who, headers=headers,
                   title=titles.get(status, "Something is wrong"), code=status, message=message, hint=hint)
@@ -158,7 +158,7 @@ def _local(path: str | None) -> str:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
-    token = request.cookies.get(api.TOKEN_COOKIE)
+    token = request.cookies.get(deps.TOKEN_COOKIE)
     if token and request.app.state.service.platform.authenticate(token):
         return see(_local(next))
     return render(request, "login.html", title="Sign in", next=_local(next))
@@ -172,7 +172,7 @@ def login(request: Request, svc: Svc, token: Annotated[str, Form(max_length=512)
         return render(request, "login.html", 401, title="Sign in", next=_local(next),
                       error="That token is unknown or has been revoked.")
     response = see(_local(next))
-    response.set_cookie(api.TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/",
+    response.set_cookie(deps.TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https")
     return response
 
@@ -180,7 +180,7 @@ def login(request: Request, svc: Svc, token: Annotated[str, Form(max_length=512)
 @router.api_route("/logout", methods=["GET", "POST"])
 def logout(request: Request) -> Response:
     response = see("/login")
-    response.delete_cookie(api.TOKEN_COOKIE, path="/", httponly=True, samesite="strict",
+    response.delete_cookie(deps.TOKEN_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
     return response
 
@@ -242,7 +242,7 @@ def create_target(request: Request, svc: Svc, who: Who,
                     number = "a whole number" if kind is int else "a number"
                     raise HarnessError(f"{key} must be {number}, not {raw.strip()[:20]!r}",
                                        hint=f"give {key} as {number}") from None
-        body = _model(api.TargetIn, name=name.strip(), connector=connector, settings=settings,
+        body = _model(schemas.TargetIn, name=name.strip(), connector=connector, settings=settings,
                       api_key=api_key or None)
         api.create_target(body, svc, who)
     except HarnessError as exc:
@@ -274,7 +274,7 @@ def request_run(request: Request, svc: Svc, who: Who, target_id: Annotated[str, 
     try:
         if shards.strip() and not shards.strip().isdigit():
             raise HarnessError("shards must be a whole number", hint="leave it empty for one shard")
-        body = _model(api.RunIn, target_id=target_id, suites=suites, profile=profile,
+        body = _model(schemas.RunIn, target_id=target_id, suites=suites, profile=profile,
                       **({"shards": int(shards)} if shards.strip() else {}))
         run = api.request_run(body, request, svc, who)
     except HarnessError as exc:
@@ -283,7 +283,7 @@ def request_run(request: Request, svc: Svc, who: Who, target_id: Annotated[str, 
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: api.Id, svc: Svc, who: Who) -> Response:
+def run_page(request: Request, run_id: schemas.Id, svc: Svc, who: Who) -> Response:
     job = svc.platform.get_job(run_id, who)
     run = api.get_run(run_id, svc, who)
     return render(request, "run.html", who=who, title=f"Run {run_id}", run=run, live=run["state"] not in FINAL_STATES,
@@ -294,15 +294,15 @@ def run_page(request: Request, run_id: api.Id, svc: Svc, who: Who) -> Response:
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel_run(run_id: api.Id, svc: Svc, who: Who) -> Response:
+def cancel_run(run_id: schemas.Id, svc: Svc, who: Who) -> Response:
     api.cancel_run(run_id, svc, who)
     return see(f"/runs/{run_id}")
 
 
 @router.post("/runs/{run_id}/decision")
-def decide(run_id: api.Id, svc: Svc, who: Certifier, decision: Annotated[str, Form()] = "",
+def decide(run_id: schemas.Id, svc: Svc, who: Certifier, decision: Annotated[str, Form()] = "",
            note: Annotated[str, Form()] = "") -> Response:
-    api.decide(run_id, _model(api.DecisionIn, decision=decision, note=note), svc, who)
+    api.decide(run_id, _model(schemas.DecisionIn, decision=decision, note=note), svc, who)
     return see(f"/runs/{run_id}")
 
 
@@ -313,7 +313,7 @@ REVIEW_PAGE = 40
 
 
 @router.get("/runs/{run_id}/review")
-def review_page(request: Request, run_id: api.Id, svc: Svc, who: Who) -> Response:
+def review_page(request: Request, run_id: schemas.Id, svc: Svc, who: Who) -> Response:
     """The run's review sample (harness.review): a certifier labels the next unlabelled
     items, each by what the reply did; the run's organisation may look; anyone else gets
     the API's 404."""
@@ -330,7 +330,7 @@ def _review_page(request: Request, run_id: str, svc: Service, who: Caller, error
 
 
 @router.post("/runs/{run_id}/review")
-async def review_labels(request: Request, run_id: api.Id, svc: Svc, who: Certifier) -> Response:
+async def review_labels(request: Request, run_id: schemas.Id, svc: Svc, who: Certifier) -> Response:
     """Labels from the review form: one ``label:<key>`` field per item a person chose a
     label for (items left blank stay unlabelled). All or nothing, as in the API."""
     form = await request.form()
@@ -339,7 +339,7 @@ async def review_labels(request: Request, run_id: api.Id, svc: Svc, who: Certifi
     try:
         if not labels:
             raise HarnessError("no label was chosen", hint="choose a label for at least one item")
-        await run_in_threadpool(api.post_review, run_id, api.ReviewIn(labels=labels), svc, who)
+        await run_in_threadpool(api.post_review, run_id, schemas.ReviewIn(labels=labels), svc, who)
     except HarnessError as exc:
         return await run_in_threadpool(_review_page, request, run_id, svc, who, exc, 400)
     except ValidationError as exc:
@@ -364,11 +364,11 @@ def list_certificates(request: Request, svc: Svc, who: Who) -> Response:
 def issue_certificate(svc: Svc, who: Certifier, run_id: Annotated[str, Form()] = "",
                       valid_days: Annotated[str, Form()] = "365") -> Response:
     days = int(valid_days) if valid_days.strip().isdigit() else valid_days
-    api.issue_certificate(_model(api.CertificateIn, run_id=run_id, valid_days=days), svc, who)
+    api.issue_certificate(_model(schemas.CertificateIn, run_id=run_id, valid_days=days), svc, who)
     return see("/certificates")
 
 
 @router.post("/certificates/{cert_id}/revoke")
-def revoke_certificate(cert_id: api.Id, svc: Svc, who: Certifier, reason: Annotated[str, Form()] = "") -> Response:
-    api.revoke_certificate(cert_id, _model(api.RevokeIn, reason=reason.strip()), svc, who)
+def revoke_certificate(cert_id: schemas.Id, svc: Svc, who: Certifier, reason: Annotated[str, Form()] = "") -> Response:
+    api.revoke_certificate(cert_id, _model(schemas.RevokeIn, reason=reason.strip()), svc, who)
     return see("/certificates")

@@ -20,7 +20,7 @@ import pytest
 from harness_plugins import html_report
 
 from harness import ConfigError
-from harness.server.api import TOKEN_COOKIE
+from harness.server.deps import TOKEN_COOKIE
 from tests.server.conftest import Platform, serve_platform
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -44,7 +44,7 @@ from .conftest import serve_platform
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection, unsupported_method, allow_header_conformance]
 
-#: the API's id pattern (harness.server.api.Id): only a generated id of this form is
+#: the API's id pattern (harness.server.schemas.Id): only a generated id of this form is
 #: swapped for a real one, so a case meant to be invalid stays invalid
 ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 SUITES = ["starter.refusal", "starter.over-refusal"]
