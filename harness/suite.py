@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 from collections.abc import Iterator, Mapping
@@ -46,6 +47,19 @@ class _Bank:
             ) from exc
         self.format = source.get("format") or ("jsonl" if self.path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
         self.columns = {field: source.get("columns", {}).get(field, field) for field in BANK_FIELDS}
+        #: the columns the suite names itself: each must exist, or every row would silently
+        #: lose that field (a language mapped to a missing column makes every case 'und')
+        self.named = dict(source.get("columns", {}))
+
+    def _no_such_columns(self, line: int, found: list[str]) -> SuiteError:
+        missing = [(f, c) for f, c in self.columns.items()
+                   if c not in found and (f in self.named or f in ("id", "prompt"))]
+        close = "; ".join(f"{c!r}: did you mean {near[0]!r}?" for _, c in missing
+                          if (near := difflib.get_close_matches(c, found, n=1)))
+        return SuiteError(f"{self.path}:{line}: the bank has no column "
+                          + ", ".join(f"{c!r} (for {f})" for f, c in missing),
+                          hint=(close + ". " if close else "") + f"name its columns in the suite's source.columns; "
+                          f"the bank has {', '.join(map(repr, found)) or 'none'}")
 
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
@@ -55,15 +69,18 @@ class _Bank:
         if self.format == "csv":
             reader = csv.DictReader(io.StringIO(body))
             header = reader.fieldnames or []
-            missing = [c for f, c in self.columns.items() if f in ("id", "prompt") and c not in header]
-            if missing:
-                raise SuiteError(f"{self.path}:1: the header has no column {', '.join(map(repr, missing))}",
-                                 hint=f"name the columns in the suite's source.columns (header is {header})")
+            if any(c not in header for f, c in self.columns.items() if f in self.named or f in ("id", "prompt")):
+                raise self._no_such_columns(1, list(header))
             for row in reader:
                 yield reader.line_num, row
             return
+        seen: dict[str, None] = {}
+        number = 0
         for number, _, row in jsonl_rows(self.path, body, SuiteError):
+            seen.update(dict.fromkeys(row))
             yield number, row
+        if any(c not in seen for c in self.named.values()):  # a key that no line has
+            raise self._no_such_columns(number, list(seen))
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """(line number, fields) per question, fields named as in a suite's cases."""

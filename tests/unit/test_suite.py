@@ -63,6 +63,23 @@ def test_jsonl_bank(tmp_path):
     assert [c.expected for c in suite.cases] == [None, "comply"]
 
 
+@pytest.mark.parametrize("bank", ["b.csv", "b.jsonl"])
+def test_a_mapped_column_the_bank_lacks_is_an_error_not_a_silent_und(tmp_path, bank):
+    # a typo in the mapping would make every case's language 'und' and every per-language
+    # criterion undecidable, with nothing said
+    if bank == "b.csv":
+        write(tmp_path / bank, "id,prompt,language\n1,x,zh\n2,y,en\n")
+    else:
+        write(tmp_path / bank, '{"id": 1, "prompt": "x", "language": "zh"}\n{"id": 2, "prompt": "y"}\n')
+    suite = f"id: j\nversion: '1'\ntitle: J\nsource: {{path: {bank}, columns: {{lang: langauge}}}}\n"
+    with pytest.raises(SuiteError) as info:
+        load_suite(write(tmp_path / "s.yaml", suite))
+    assert f"{bank}:" in info.value.message and "no column 'langauge' (for lang)" in info.value.message
+    assert "did you mean 'language'?" in info.value.hint
+    ok = load_suite(write(tmp_path / "s.yaml", suite.replace("langauge", "language")))
+    assert [c.lang for c in ok.cases][0] == "zh"
+
+
 def test_missing_bank_names_suite_line_and_path(tmp_path):
     path = write(tmp_path / "s.yaml", "id: j\nversion: '1'\ntitle: J\nsource:\n  path: nowhere.csv\n")
     with pytest.raises(SuiteError) as info:
