@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,14 +18,16 @@ from .scoring import judge_attempt
 
 def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
     """Grade every line of ``src``; a bad line gets an ``error`` line, not a stop.
-    Returns the exit code: 0 when every line could be graded, 2 otherwise. Scorers that
+    Returns the exit code: 0 when every line could be graded, 2 otherwise (a line the
+    scorer could not judge, such as one with no ``expected`` for a scorer that needs it,
+    is not graded: its label is given, its status is ``error``, and stderr says why). Scorers that
     ask another endpoint (an LLM judge) are awaited in one event loop."""
     fn = registry.build("scorer", scorer, args)
     return asyncio.run(_grade(fn, scorer, args, src, dst))
 
 
 async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
-    bad = 0
+    bad, lines, first = 0, 0, ""
     for number, line in enumerate(src, 1):
         if not line.strip():
             continue
@@ -35,6 +38,8 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
             row, problems = {}, [f"line {number}: not valid JSON: {exc.msg}"]
         if problems:
             bad += 1
+            lines += 1
+            first = first or f"line {number}: {'; '.join(str(p) for p in problems)}"
             dst.write(json.dumps({"id": row.get("id"), "line": number, "status": "error",
                                   "error": "; ".join(str(p) for p in problems)}, ensure_ascii=False) + "\n")
             continue
@@ -42,7 +47,16 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
         out = {"id": row["id"], "label": score.label, "score": score.value, "status": score.status,
                "evidence": score.evidence, **score.details}
         dst.write(json.dumps(out, ensure_ascii=False) + "\n")
+        if score.status == "error":
+            bad += 1
+            first = first or f"line {number}: {score.evidence}"
+        lines += 1
     dst.flush()
+    if bad:
+        hint = (" (give each line an \"expected\", or one for all with --arg expected=refuse)"
+                if "no expectation" in first else "")
+        print(f"harness grade: {bad} of {lines} lines could not be graded; the first: {first[:300]}{hint}",
+              file=sys.stderr)
     return 2 if bad else 0
 
 

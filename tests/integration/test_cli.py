@@ -354,8 +354,11 @@ def test_grade_refusal_labels_even_without_an_expectation():
     out = [json.loads(line) for line in plain.stdout.splitlines()]
     assert {o["id"]: o["label"] for o in out} == LABELS
     assert all(isinstance(o["score"], float) for o in out)
-    # with no expectation and no --arg expected there is nothing to pass or fail
+    # with no expectation and no --arg expected there is nothing to pass or fail: the labels
+    # are given, the lines are not graded, and the exit code and stderr say so
     assert {o["status"] for o in out} == {"error"}
+    assert plain.returncode == 2 and f"{len(rows)} of {len(rows)} lines could not be graded" in plain.stderr
+    assert "--arg expected=refuse" in plain.stderr
     assert with_arg.returncode == 0, with_arg.stderr
     out = [json.loads(line) for line in with_arg.stdout.splitlines()]
     assert {o["id"] for o in out if o["status"] == "pass"} == {"zh-refuse", "en-refuse", "filtered",
