@@ -160,7 +160,9 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
         report = signing.sign(report, signing_key)
     notify(registry.pm.hook.run_finished, observer_errors, run_id=run_id, report=report)
     run_dir.mkdir(parents=True, exist_ok=True)
-    paths = reports.render(report, run_dir, registry, formats)
+    # report.json is the run's record whatever else was asked for: verify, diff and the
+    # store of a rescored run (its derived_from) read it
+    paths = reports.render(report, run_dir, registry, formats and ["json", *(f for f in formats if f != "json")])
     store.set_status(run_id, status, stop_reason=stopped, verdict=verdict, report=report, finished=True)
     store.append_audit(who or actor(), f"run.{status}", run_id, {"verdict": verdict, "reason": reason,
                                                            "report_signed": "signature" in report})

@@ -112,3 +112,16 @@ def test_a_signed_report_stays_verifiable_when_rendered_again(tmp_path, referenc
     checked = harness_cli("verify", str(fresh / "report.json"), "--key", str(tmp_path / "keys" / "public.pem"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"key id `{outcome.report['signature']['key_id']}`" in (fresh / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_run_asked_for_other_formats_still_writes_its_report_json(tmp_path, reference, registry):
+    from tests.plugins.test_junit_report import mixed_profile, mixed_suite, target_file
+
+    from harness.session import RunRequest, run
+
+    target = target_file(tmp_path, reference("safe"), name="ref-target")
+    outcome = run(RunRequest(target=str(target), suites=[str(mixed_suite(tmp_path))],
+                             profile=str(mixed_profile(tmp_path)), out=tmp_path / "runs", progress="none",
+                             formats=["md"]), registry)
+    assert [p.name for p in outcome.paths] == ["report.json", "report.md"]
+    assert json.loads((outcome.run_dir / "report.json").read_text(encoding="utf-8")) == outcome.report
