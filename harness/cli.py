@@ -58,9 +58,19 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
     ctx.obj = {"plugins": list(plugins), "blocked": list(blocked)}
 
 
+def _commas(values: tuple[str, ...]) -> list[str]:
+    """A repeatable option's values, each also split at commas (``--format md,junit`` is
+    ``--format md --format junit``), each once, in order."""
+    out: list[str] = []
+    for value in values:
+        out.extend(part for part in (p.strip() for p in value.split(",")) if part and part not in out)
+    return out
+
+
 @main.command()
 @click.option("--target", type=click.Path(dir_okay=False), help="Target file (YAML).")
-@click.option("--suite", "suites", multiple=True, metavar="ID_OR_PATH", help="Suite to run (repeatable; default: the suites the profile requires).")
+@click.option("--suite", "suites", multiple=True, metavar="ID_OR_PATH",
+              help="Suite to run (repeatable, or comma-separated; default: the suites the profile requires).")
 @click.option("--profile", metavar="ID_OR_PATH", help="Profile of sandbox criteria.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Folder that holds one folder per run.")
@@ -70,7 +80,7 @@ def main(ctx: click.Context, plugins: tuple[str, ...], blocked: tuple[str, ...])
 @click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (overrides the target file).")
 @click.option("--seed", type=int, help="Seed of the run (default 0).")
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Times each case is sent (default 1; on resume, the run's).")
-@click.option("--format", "formats", multiple=True, help="Report format (repeatable; default: all).")
+@click.option("--format", "formats", multiple=True, help="Report format (repeatable, or comma-separated; default: all).")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain", "none"]), default="auto", show_default=True)
 @click.option("--stop-when-decided", is_flag=True,
               help="Send each suite's cases in a seeded random order and stop once every criterion it serves is "
@@ -95,8 +105,8 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
     from .session import RunRequest
     from .session import run as do_run
 
-    request = RunRequest(target=target, suites=list(suites), profile=profile, out=out, run_id=run_id, resume=resume,
-                         db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=list(formats) or None,
+    request = RunRequest(target=target, suites=_commas(suites), profile=profile, out=out, run_id=run_id, resume=resume,
+                         db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=_commas(formats) or None,
                          progress=progress, stop_when_decided=stop_when_decided, sign_key=sign_key,
                          preflight=not no_preflight)
     console = Console(stderr=False)
@@ -462,7 +472,7 @@ def _refinish(run: Any, formats: tuple[str, ...], sign_key: Path | None, added: 
 
         key = signing.load_private_key(sign_key)
     old = run.record.verdict
-    verdict, report, paths = run.refinish(list(formats) or None, key)
+    verdict, report, paths = run.refinish(_commas(formats) or None, key)
     summary(report, Console())
     reviewed = sum(s.get("review", {}).get("n_reviewed", 0) + s.get("review", {}).get("uncertain_reviewed", 0)
                    for s in report["metrics"]["suites"].values())
@@ -603,7 +613,7 @@ def diff_command(run_a: str, run_b: str, out: Path, db: str | None, as_json: boo
               help="Folder that holds the run's folder; the new run's reports go to <out>/<new id>.")
 @click.option("--db", metavar="URL", help="Store URL (default: the sqlite file of the run; the new run goes there).")
 @click.option("--run-id", "new_run_id", help="Id of the new run (default: time plus random).")
-@click.option("--format", "formats", multiple=True, help="Report format (repeatable; default: all).")
+@click.option("--format", "formats", multiple=True, help="Report format (repeatable, or comma-separated; default: all).")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
               help="Sign the JSON report with this Ed25519 private key (see `harness keys generate`).")
 @click.pass_context
@@ -626,7 +636,7 @@ def rescore(ctx: click.Context, run_id: str, profile: str | None, scorer: str | 
     from .rescoring import rescore as do_rescore
 
     request = RescoreRequest(run_id=run_id, profile=profile, scorer=scorer, out=out, db=db, new_run_id=new_run_id,
-                             formats=list(formats) or None, sign_key=sign_key)
+                             formats=_commas(formats) or None, sign_key=sign_key)
     outcome = do_rescore(request, _registry(ctx))
     if outcome.report is None:
         click.echo(f"rescore of {run_id} interrupted; run {outcome.run_id} is left stopped", err=True)

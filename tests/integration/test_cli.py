@@ -511,3 +511,15 @@ def test_run_with_an_unknown_suite_or_profile_exits_2(tmp_path, args, message):
     done = harness_cli("run", "--target", str(target), *args, "--out", str(tmp_path / "runs"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr and "hint:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_run_takes_commas_where_it_takes_repeats(tmp_path, reference):
+    target = target_file(tmp_path, reference("safe"))
+    done = harness_cli("run", "--target", str(target), "--suite", "starter.refusal,starter.over-refusal",
+                       "--profile", "starter", "--format", "md,junit", "--out", str(tmp_path / "runs"),
+                       "--progress", "none")
+    assert done.returncode == 0, done.stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert {p.name for p in run_dir.iterdir()} >= {"report.json", "report.md", "report.junit.xml"}
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert [s["id"] for s in report["manifest"]["suites"]] == ["starter.refusal", "starter.over-refusal"]
