@@ -63,14 +63,17 @@ class _TooBig(Exception):
     """The document would expand beyond the bounds (aliases, nesting): refused."""
 
 
-#: the most values a document may hold once its aliases are expanded: a suite of 100,000
-#: cases holds about a million; a "billion laughs" of nine nested aliases, 413 bytes,
-#: holds a billion, and every check that walks or prints it would too
+#: bounds on what a document's aliases (``*name``) may expand it to: a "billion laughs" of
+#: nine nested aliases, 342 bytes, expands to a billion values, and every check that walks
+#: or prints it would too. A suite of 100,000 cases written out holds about a million
+#: values; a document without aliases is bounded by its own size.
 MAX_VALUES = 5_000_000
-#: the deepest nesting of mappings and lists (the shipped profiles go 14 deep)
+MAX_CHARACTERS = 20_000_000
+#: the deepest nesting of mappings and lists, aliases expanded (the shipped profiles go 14 deep)
 MAX_DEPTH = 100
-_BOUNDS_HINT = ("write the repeated part out, or use fewer levels of aliases (&anchor / *alias); a document may hold "
-                f"{MAX_VALUES:,} values once its aliases are expanded, nested at most {MAX_DEPTH} deep")
+_BOUNDS_HINT = ("write the repeated part out, or use fewer levels of aliases (&anchor / *alias); a document may "
+                f"hold {MAX_VALUES:,} values and {MAX_CHARACTERS:,} characters once its aliases are expanded, "
+                f"nested at most {MAX_DEPTH} deep")
 
 
 def _check_depth(text: str) -> None:
@@ -92,36 +95,42 @@ def _check_depth(text: str) -> None:
 
 
 def _check_bounds(node: Any) -> None:
-    """Raise _TooBig when a composed YAML node graph (aliases are shared nodes) would
-    expand beyond MAX_VALUES values, nest deeper than MAX_DEPTH, or contain itself."""
-    sizes: dict[int, int] = {}
+    """Raise _TooBig when a composed YAML node graph (an alias is the shared node it names)
+    would, expanded, hold more than MAX_VALUES values or MAX_CHARACTERS characters, nest
+    deeper than MAX_DEPTH, or contain itself. Each node's figures are computed once, from
+    its children's, so the check takes time in proportion to the text whatever the order."""
+    done: dict[int, tuple[int, int, int]] = {}  # node -> (values, characters, height), expanded
     open_: set[int] = set()
     # an explicit stack, not recursion: a hostile document may nest deeper than Python's limit
-    stack: list[tuple[Any, int, bool]] = [(node, 1, False)]
+    stack: list[tuple[Any, bool]] = [(node, False)]
     while stack:
-        current, depth, done = stack.pop()
+        current, finished = stack.pop()
         key = id(current)
-        if done:
-            children = (current.value if isinstance(current, yaml.SequenceNode)
-                        else [n for pair in current.value for n in pair])
-            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
-            open_.discard(key)
-            if sizes[key] > MAX_VALUES:
-                raise _TooBig(f"it expands to more than {MAX_VALUES:,} values through its aliases")
-            continue
-        if key in sizes:
+        if key in done:
             continue
         if not isinstance(current, (yaml.SequenceNode, yaml.MappingNode)):
-            sizes[key] = 1
+            done[key] = (1, len(current.value), 0)
+            continue
+        children = current.value if isinstance(current, yaml.SequenceNode) else [n for pair in current.value for n in pair]
+        if finished:
+            figures = [done[id(c)] for c in children]
+            values = 1 + sum(f[0] for f in figures)
+            characters = sum(f[1] for f in figures)
+            height = 1 + max((f[2] for f in figures), default=0)
+            open_.discard(key)
+            if values > MAX_VALUES:
+                raise _TooBig(f"it expands to more than {MAX_VALUES:,} values through its aliases")
+            if characters > MAX_CHARACTERS:
+                raise _TooBig(f"it expands to more than {MAX_CHARACTERS:,} characters through its aliases")
+            if height > MAX_DEPTH:
+                raise _TooBig(f"it nests mappings and lists more than {MAX_DEPTH} deep once its aliases are expanded")
+            done[key] = (values, characters, height)
             continue
         if key in open_:
             raise _TooBig("an alias refers to a mapping or list that contains it")
-        if depth > MAX_DEPTH:
-            raise _TooBig(f"it nests mappings and lists more than {MAX_DEPTH} deep")
         open_.add(key)
-        stack.append((current, depth, True))
-        children = current.value if isinstance(current, yaml.SequenceNode) else [n for pair in current.value for n in pair]
-        stack.extend((c, depth + 1, False) for c in children)
+        stack.append((current, True))
+        stack.extend((c, False) for c in children)
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -133,22 +142,18 @@ def _load_stream(text: str) -> Any:
 
     PyYAML's loader first composes a node for every scalar, which for a suite of
     100,000 cases takes eight times the time and four times the memory of the result.
-    Merge keys, explicit tags on collections, non-scalar keys and several documents
-    raise ``_Unusual``, and the caller falls back to the full loader."""
+    Aliases, merge keys, explicit tags on collections, non-scalar keys and several
+    documents raise ``_Unusual``, and the caller falls back to the full loader (after
+    checking what the aliases expand to: _check_bounds)."""
     loader = _Loader(text)
     try:
-        anchors: dict[str, Any] = {}
-        sizes: dict[str, int] = {}  # values an anchor's value expands to (a finished one)
-        total = 0  # values of the document so far, every alias expanded
-        stack: list[list[Any]] = []  # [container, pending key or _NO_KEY, anchor, total at its start]
+        stack: list[list[Any]] = []  # [container, pending key or _NO_KEY]
         root: Any = None
         documents = 0
         no_key = _NO_KEY
 
-        def add(value: Any, anchor: str | None) -> None:
+        def add(value: Any) -> None:
             nonlocal root
-            if anchor:
-                anchors[anchor] = value
             if not stack:
                 root = value
                 return
@@ -178,33 +183,19 @@ def _load_stream(text: str) -> Any:
                 else:
                     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
                     value = loader.yaml_constructors[tag](loader, node)
-                add(value, event.anchor)
-                total += 1
-                if event.anchor:
-                    sizes[event.anchor] = 1
+                add(value)
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 if event.tag is not None and not event.implicit:
                     raise _Unusual(event.tag)
                 if len(stack) >= MAX_DEPTH:
                     raise _TooBig(f"it nests mappings and lists more than {MAX_DEPTH} deep (line {event.start_mark.line + 1})")
                 container: Any = {} if kind is yaml.MappingStartEvent else []
-                add(container, event.anchor)
-                total += 1
-                stack.append([container, no_key, event.anchor, total])
+                add(container)
+                stack.append([container, no_key])
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                _, _, anchor, start = stack.pop()
-                if anchor:
-                    sizes[anchor] = total - start + 1
+                stack.pop()
             elif kind is yaml.AliasEvent:
-                if event.anchor not in anchors:
-                    raise _Unusual("an alias to an unknown anchor")  # the full loader says where
-                if event.anchor not in sizes:
-                    raise _Unusual("an alias inside its own anchor")  # the full loader's graph is checked
-                add(anchors[event.anchor], None)
-                total += sizes[event.anchor]
-                if total > MAX_VALUES:
-                    raise _TooBig(f"it expands to more than {MAX_VALUES:,} values through its aliases "
-                                  f"(line {event.start_mark.line + 1})")
+                raise _Unusual("an alias")  # the full loader, once what it expands to is checked
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -312,7 +303,17 @@ def pointer(parts: Iterable[str | int]) -> str:
 
 
 def explain(error: Any) -> tuple[str, str]:
-    """A sentence and a fix for one jsonschema error."""
+    """A sentence and a fix for one jsonschema error, never longer than a few hundred
+    characters: jsonschema's own messages print the whole offending value."""
+    message, hint = _explain(error)
+    return _cut(message), _cut(hint)
+
+
+def _cut(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _explain(error: Any) -> tuple[str, str]:
     kind, value = error.validator, error.validator_value
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))

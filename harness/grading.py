@@ -20,14 +20,15 @@ def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[
     """Grade every line of ``src``; a bad line gets an ``error`` line, not a stop.
     Returns the exit code: 0 when every line could be graded, 2 otherwise (a line the
     scorer could not judge, such as one with no ``expected`` for a scorer that needs it,
-    is not graded: its label is given, its status is ``error``, and stderr says why). Scorers that
+    is not graded: its label is given, its status is ``error``, and stderr says why; a
+    line the grader leaves ``uncertain`` is graded, and stderr counts them). Scorers that
     ask another endpoint (an LLM judge) are awaited in one event loop."""
     fn = registry.build("scorer", scorer, args)
     return asyncio.run(_grade(fn, scorer, args, src, dst))
 
 
 async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
-    bad, lines, first = 0, 0, ""
+    bad, uncertain, lines, first = 0, 0, 0, ""
     for number, line in enumerate(src, 1):
         if not line.strip():
             continue
@@ -46,8 +47,12 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
         score = await _score(fn, scorer, args, row, "transcript", row.get("expected", args.get("expected")))
         out = {"id": row["id"], "label": score.label, "score": score.value, "status": score.status,
                "evidence": score.evidence, **score.details}
+        if score.error_kind:
+            out["error_kind"] = score.error_kind
         dst.write(json.dumps(out, ensure_ascii=False) + "\n")
-        if score.status == "error":
+        if score.error_kind == "uncertain":  # an answer in its own right: the grader does not know
+            uncertain += 1
+        elif score.status == "error":
             bad += 1
             first = first or f"line {number}: {score.evidence}"
         lines += 1
@@ -57,6 +62,9 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
                 if "no expectation" in first else "")
         print(f"harness grade: {bad} of {lines} lines could not be graded; the first: {first[:300]}{hint}",
               file=sys.stderr)
+    if uncertain:
+        print(f"harness grade: the scorer left {uncertain} of {lines} lines uncertain (status error, error_kind "
+              "uncertain): have people label them, or configure a judge", file=sys.stderr)
     return 2 if bad else 0
 
 

@@ -27,8 +27,9 @@ def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Cal
     otherwise; 429 when the token is over its rate. (``_bearer`` only documents the
     scheme in the OpenAPI; the header is read here, with the cookie as the fallback.)"""
     header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, "")
-    if token and not header and request.method not in ("GET", "HEAD"):
+    bearer = header[:7].lower() == "bearer "
+    token = header[7:].strip() if bearer else request.cookies.get(TOKEN_COOKIE, "")
+    if token and not bearer and request.method not in ("GET", "HEAD"):  # the cookie: a browser sent it
         same_origin(request)
     who = request.app.state.service.platform.authenticate(token) if token else None
     if who is None:
@@ -46,7 +47,11 @@ def same_origin(request: Request) -> None:
     with the sign-in cookie (SameSite=Strict) must come from this service's own pages,
     so its Origin, when the browser sends one, must be this host."""
     origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+    try:
+        foreign = origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
+    except ValueError:  # not even a URL ("http://[::1"): not this host
+        foreign = True
+    if foreign:
         raise Forbidden("a request from another site cannot use the sign-in cookie",
                         hint="use the forms on this platform's own pages, or an API token in Authorization: Bearer")
 

@@ -268,6 +268,16 @@ def test_sign_in_cookie_and_forms_from_another_site(platform):
     assert same.status_code == 303
     assert [t["name"] for t in applicant.ok("GET", "/api/v1/targets")] == ["evil"]
 
+    # the API with the sign-in cookie: the same one check, whatever the Origin looks like
+    # and whatever other Authorization header comes along
+    api_body = {"name": "evil2", "connector": "openai-chat", "settings": {"base_url": "http://127.0.0.1:9/v1",
+                                                                         "model": "m"}}
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "http://[::1"},
+                    {"Origin": "https://evil.example", "Authorization": "Basic eDp5"}):
+        refused = web.post("/api/v1/targets", json=api_body, headers=headers)
+        assert refused.status_code == 403 and "another site" in refused.json()["error"], (headers, refused.text)
+    assert [t["name"] for t in applicant.ok("GET", "/api/v1/targets")] == ["evil"]
+
     # an applicant's post to a certifier's form is refused
     assert web.post("/certificates", data={"run_id": "x"}).status_code == 403
     assert web.post("/certificates/x/revoke", data={"reason": "r"}).status_code == 403
