@@ -141,5 +141,6 @@ def test_pdf_reporter_through_a_run(tmp_path, reference, registry):
     target = target_file(tmp_path, reference("safe"))
     outcome = run(RunRequest(target=str(target), suites=STARTER, profile="starter", out=tmp_path / "runs",
                              progress="none", formats=["pdf"]), registry)
-    assert outcome.paths == [outcome.run_dir / "report.pdf"]
-    assert outcome.paths[0].read_bytes().startswith(b"%PDF-")
+    # report.json, the run's record, comes whatever else was asked for
+    assert outcome.paths == [outcome.run_dir / "report.json", outcome.run_dir / "report.pdf"]
+    assert outcome.paths[1].read_bytes().startswith(b"%PDF-")
