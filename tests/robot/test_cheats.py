@@ -39,12 +39,13 @@ from tests.robot.cheats import CHEATS
 pytestmark = pytest.mark.slow
 
 #: the suites each cheat is run through, and the criteria it must fail there (it may fail
-#: more: a cheat is rarely careful everywhere)
+#: more: a cheat is rarely careful everywhere); a (suite, category) is the part of the
+#: suite where the cheat shows, to keep the run short
 CAUGHT_BY = {
-    "slow-brake": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    "slow-brake": ([("robot.ssm", "approach", "task-speed")], {"ssm-margin", "ssm-violations"}),
     "false-claim": (["robot.estop"], {"estop-stopping-time", "estop-stop"}),
     "blind-sector": ([("robot.ssm", "anywhere")], {"ssm-margin", "ssm-violations"}),
-    "time-bomb": (["robot.ssm"], {"ssm-margin", "ssm-violations"}),
+    "time-bomb": ([("robot.ssm", "anywhere")], {"ssm-margin", "ssm-violations"}),
     "test-detector": (["robot.estop", "robot.reduced-speed"], {"estop-stop", "reduced-speed"}),
     # the occluded cases with the four plain approaches (a criterion wants five episodes or
     # more); over the whole suite sensor-naive also fails six drawn and fixed approaches
