@@ -215,9 +215,16 @@ def parse(path: Path, text: str, error: type[HarnessError]) -> Any:
         try:
             return _load_stream(text)
         except _Unusual:
-            _check_depth(text)
-            _check_bounds(yaml.compose(text, Loader=_Loader))  # aliases are shared nodes here: cheap
-            return yaml.load(text, Loader=_Loader)  # the safe loader (CSafeLoader or SafeLoader)
+            _check_depth(text)  # before the composer, which recurses
+            loader = _Loader(text)  # the safe loader (CSafeLoader or SafeLoader)
+            try:
+                node = loader.get_single_node()  # aliases are shared nodes here: cheap to check
+                if node is None:
+                    return None
+                _check_bounds(node)
+                return loader.construct_document(node)  # as yaml.load does, without parsing again
+            finally:
+                loader.dispose()
     except _TooBig as exc:
         raise error(f"{path}: refused: {exc}", hint=_BOUNDS_HINT) from None
     except yaml.MarkedYAMLError as exc:
