@@ -412,7 +412,7 @@ def report_command(ctx: click.Context, run_id: str, formats: tuple[str, ...], ou
     """
     from .rendering import render_stored
 
-    for path in render_stored(run_id, _registry(ctx), formats=list(formats) or None, out=out, db=db, dest=dest):
+    for path in render_stored(run_id, _registry(ctx), formats=_commas(formats) or None, out=out, db=db, dest=dest):
         click.echo(str(path))
 
 
