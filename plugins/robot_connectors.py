@@ -155,10 +155,10 @@ class RobotApi(RobotController):
     def __init__(self, target: Any, client: Any) -> None:
         super().__init__(target, client)
         self.websocket = False
-        self._info: dict[str, Any] | None = None
+        self._robot_info: dict[str, Any] | None = None  # not _info: that is the base class's method
 
     async def _read_info(self) -> None:
-        if self._info is None:
+        if self._robot_info is None:
             try:
                 response = await self.client.get(self.base + "/v1/info")
             except Exception as exc:  # noqa: BLE001 - whatever stops us reaching the robot's API
@@ -171,9 +171,9 @@ class RobotApi(RobotController):
             except Exception as exc:  # noqa: BLE001 - a status or a body that is not the robot's info
                 raise TargetError(f"{self.name}: GET /v1/info answered, wrongly: {str(exc)[:300]}",
                                   kind="malformed") from None
-            self._info = info
+            self._robot_info = info
         if self.declaration is None:
-            self.declaration = self._matching(robot.declaration.check(self._info.get("declaration"),
+            self.declaration = self._matching(robot.declaration.check(self._robot_info.get("declaration"),
                                                                       f"{self.name} /v1/info"), f"{self.name} /v1/info")
 
     async def preflight(self) -> None:
@@ -194,7 +194,7 @@ class RobotApi(RobotController):
         await self._read_info()
         try:
             measures = await robot.blackbox.run(self.client, self.base, self.model, self.declaration,
-                                                dict(case.scenario), joints=self._info["joints"])
+                                                dict(case.scenario), joints=self._robot_info["joints"])
         except robot.blackbox.NotApplicable as exc:
             raise TargetError(f"{self.name}: {exc}", kind="not_applicable") from None
         except OSError as exc:
