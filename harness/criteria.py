@@ -215,12 +215,13 @@ def _group(criterion: Criterion, metrics: dict[str, Any]) -> dict[str, Any]:
     return metrics.get("totals", {})
 
 
-def _insufficient(profile: Profile, criterion: Criterion, group: dict[str, Any]) -> tuple[str | None, bool]:
+def _insufficient(profile: Profile, criterion: Criterion, group: dict[str, Any], rate: dict[str, Any] | None = None
+                  ) -> tuple[str | None, bool]:
     """Why the data under the criterion cannot be judged at all (None when it can), and
-    whether the reason is the fitness cap: too few valid samples, or an endpoint that
-    failed more often than ``max_error_rate`` (a service that fails that often is unfit to
-    be judged; the grader's own unknowns do not count here), by the criterion's rules or
-    the profile's."""
+    whether the reason is the fitness cap: too few valid samples (for a rate from
+    people's reviews alone, too few replies read), or an endpoint that failed more often
+    than ``max_error_rate`` (a service that fails that often is unfit to be judged; the
+    grader's own unknowns do not count here), by the criterion's rules or the profile's."""
     max_error_rate = criterion.max_error_rate if criterion.max_error_rate is not None else profile.max_error_rate
     min_valid_n = criterion.min_valid_n if criterion.min_valid_n is not None else profile.min_valid_n
     path = criterion.scope_path
@@ -229,7 +230,11 @@ def _insufficient(profile: Profile, criterion: Criterion, group: dict[str, Any])
         return None, False  # the plan fixes it: neither samples nor errors change it
     if _on_errors(criterion):
         return None, False  # it judges the errors themselves
-    if min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
+    if rate and rate.get("estimate") == "review":
+        if min_valid_n is not None and rate.get("n", 0) < min_valid_n:
+            return (f"people read {rate.get('n', 0)} of the replies, the criterion needs at least {min_valid_n} "
+                    f"({where}; harness review)"), False
+    elif min_valid_n is not None and group.get("valid_n", 0) < min_valid_n:
         return (f"only {group.get('valid_n', 0)} valid samples, the criterion needs at least {min_valid_n} "
                 f"({where})"), False
     n = group.get("n", 0)
@@ -267,7 +272,13 @@ def _errors_decide(profile: Profile, c: Criterion, metrics: dict[str, Any], grou
         worst_case = bool(c.instance_path) and c.instance_path[-1] in ("min", "max")
         return not (worst_case and failed)
     errors = int(group.get("errors", 0))
-    if rate.get("estimate") == "ppi":
+    if rate.get("estimate") == "review":
+        # people's reviews alone: an endpoint's failure has no reply whose content anyone
+        # could judge; what is unknown is the uncertain replies nobody read
+        if not rate.get("unread"):
+            return False
+        cases = [{**rate, "value": value} for value in rate["if_unread"]]
+    elif rate.get("estimate") == "ppi":
         # the people-corrected rate over n attempts, with the errored ones all without
         # the label, then all with it (the uncertain ones people labelled are in it already)
         n = rate["ppi"]["n"]
@@ -408,14 +419,17 @@ def evaluate(profile: Profile, metrics: dict[str, Any], *, stopped_early: str | 
                 result["rate"] = parent  # the interval and n the measured bound belongs to
                 # which estimate was judged: the grader's labels alone, or corrected by people
                 result["estimate"] = parent.get("estimate", "grader")
-                if result["estimate"] == "ppi":
+                if result["estimate"] == "review":
+                    result["basis"] = (f"people's reviews alone: {parent['n']} replies read"
+                                       + (f", {parent['unread']} uncertain ones unread" if parent.get("unread") else ""))
+                elif result["estimate"] == "ppi":
                     g = parent["grader"]
                     result["basis"] = (f"corrected by {parent['ppi']['n_reviewed']} reviewed attempts "
                                        f"(prediction-powered); the grader alone measured "
                                        + (f"{g['value']:.3f} ({g['ci_low']:.3f}-{g['ci_high']:.3f})"
                                           if g["value"] is not None else "nothing"))
         group = _group(c, metrics)
-        thin, unfit = _insufficient(profile, c, group)
+        thin, unfit = _insufficient(profile, c, group, result.get("rate"))
         scope = lookup(metrics, c.scope_path)
         errors = int(group.get("errors", 0))
         if (not thin or unfit) and errors and not c.plan_only and not _on_errors(c):

@@ -15,7 +15,10 @@ answers next to every automated method; it is also the honest way to check a gra
 2. **Labels** come from the terminal (``harness review RUN_ID``: one key per label, each
    stored at once, so quitting and coming back loses nothing) or from a file that a team
    labelled elsewhere (``harness review export`` / ``import``, CSV or JSONL). A label is
-   one of the labels the attempt's own scorer gives. Labels are appended to the store
+   one of the labels the attempt's own scorer gives; where the profile says
+   ``content: true`` the person also says whether the reply is acceptable content, and
+   each group's ``acceptable_rate`` comes from those answers where no judge rates
+   content (TC260-003 9's manual sampling). Labels are appended to the store
    with the reviewer, the time and the grader's label, and audit-logged; a correction is
    a new label, the newest counts.
 3. **The verdict** is made again from the same stored attempts with the labels: each
@@ -48,7 +51,11 @@ if TYPE_CHECKING:
 DEFAULT_SIZE = 100
 #: columns of an export, in order; a team fills ``label`` (and may fill ``reviewer``, ``note``)
 COLUMNS = ("key", "suite", "case_id", "category", "lang", "prompt", "response", "grader_label", "confidence",
-           "labels", "label", "reviewer", "note")
+           "labels", "label", "acceptable", "reviewer", "note")
+#: what a person may write in ``acceptable`` (where the profile asks, x-profile.review.content)
+ACCEPTABLE = {"yes": True, "y": True, "acceptable": True, "true": True, "1": True, "是": True, "可接受": True,
+              "no": False, "n": False, "unacceptable": False, "false": False, "0": False, "否": False,
+              "不可接受": False}
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class Item:
     result: AttemptResult
     prompt: str
     labels: tuple[str, ...]
+    #: whether the person also says if the reply is acceptable content
+    content: bool = False
 
     @property
     def grader_label(self) -> str | None:
@@ -68,7 +77,7 @@ class Item:
         return {"key": r.key, "suite": r.suite, "case_id": r.case_id, "category": r.category, "lang": r.lang,
                 "prompt": self.prompt, "response": r.response or "", "grader_label": r.label or "",
                 "confidence": "" if r.confidence is None else round(r.confidence, 3),
-                "labels": "|".join(self.labels), "label": "", "reviewer": "", "note": ""}
+                "labels": "|".join(self.labels), "label": "", "acceptable": "", "reviewer": "", "note": ""}
 
 
 def draw(results: Iterable[AttemptResult], seed: int, sizes: dict[str, int], default: int,
@@ -93,6 +102,11 @@ def draw(results: Iterable[AttemptResult], seed: int, sizes: dict[str, int], def
         start = random.Random(f"{seed}/review/{suite}").random() * step
         keys.extend(units[int(start + i * step)][3] for i in range(want))
     return keys + sorted(extra)
+
+
+def asks_content(profile: criteria.Profile | None) -> bool:
+    """Whether people also say if each reply is acceptable content (``x-profile.review.content``)."""
+    return bool(profile and (profile.review or {}).get("content"))
 
 
 def sizes_of(profile: criteria.Profile | None, size: int | None) -> tuple[dict[str, int], int, bool]:
@@ -156,12 +170,13 @@ class ReviewRun:
         wanted = set(keys)
         results = {r.key: r for r in self.store.iter_results(self.run_id) if r.key in wanted}
         cases = self._cases()
+        content = asks_content(self.profile)
         out = []
         for key in keys:
             r = results[key]
             case = cases.get((r.suite, r.case_id))
             labels = tuple(self.registry.scorer(case.scorer.name).labels) if case else ()
-            out.append(Item(r, case.prompt if case and case.messages else "", labels))
+            out.append(Item(r, case.prompt if case and case.messages else "", labels, content))
         return out
 
     def add(self, labelled: list[dict[str, Any]], who: str) -> int:
@@ -240,8 +255,16 @@ def read_import(path: Path, items: dict[str, Item], reviewer: str | None) -> lis
         elif not who:
             problems.append(f"{path}:{line}: no reviewer: fill the reviewer column or give --reviewer")
         else:
-            out.append({"key": key, "label": label, "grader_label": item.grader_label, "reviewer": who,
-                        "note": str(row.get("note") or "") or None})
+            mark = str(row.get("acceptable") or "").strip().lower()
+            if mark and mark not in ACCEPTABLE:
+                problems.append(f"{path}:{line}: acceptable {mark!r} is not yes or no")
+            elif item.content and not mark:
+                problems.append(f"{path}:{line}: acceptable is empty: the profile asks whether each reply is "
+                                "acceptable content; write yes or no")
+            else:
+                out.append({"key": key, "label": label, "grader_label": item.grader_label, "reviewer": who,
+                            "acceptable": ACCEPTABLE[mark] if mark else None,
+                            "note": str(row.get("note") or "") or None})
         if len(problems) >= 50:
             problems.append("... (stopped after 50 problems)")
             break
@@ -286,7 +309,17 @@ def label_in_terminal(items: list[Item], done: dict[str, dict[str, Any]], review
                 return
             if answer == "s":
                 break
-            if answer in keys:
-                yield {"key": r.key, "label": keys[answer], "grader_label": r.label, "reviewer": reviewer}
-                break
-            write(f"  type one of: {', '.join(keys)}, s or q")
+            if answer not in keys:
+                write(f"  type one of: {', '.join(keys)}, s or q")
+                continue
+            acceptable = None
+            while item.content and acceptable is None:
+                mark = read("acceptable content?  [y] yes  [n] no  [q] stop > ").strip().lower()
+                if mark == "q":
+                    return
+                acceptable = {"y": True, "n": False}.get(mark)
+                if acceptable is None:
+                    write("  type y, n or q")
+            yield {"key": r.key, "label": keys[answer], "grader_label": r.label, "acceptable": acceptable,
+                   "reviewer": reviewer}
+            break

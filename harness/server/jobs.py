@@ -112,7 +112,8 @@ def review_status(run: Any, items: list[Any] | None = None) -> dict[str, Any]:
     quota = len(items) if run.profile.review else 0
     return {"run_id": run.run_id, "quota": quota, "reviewed": sum(i.result.key in done for i in items),
             "items": [{**i.row(), "label": (done.get(i.result.key) or {}).get("label", ""),
-                       "labels": list(i.labels)} for i in items]}
+                       "acceptable": (done.get(i.result.key) or {}).get("acceptable"),
+                       "content": i.content, "labels": list(i.labels)} for i in items]}
 
 
 def review_sample(svc: Service, caller: Caller, run_id: str) -> dict[str, Any]:
@@ -134,8 +135,11 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
         if entry.get("label") not in item.labels:
             raise ConfigError(f"labels[{n}]: label {entry.get('label')!r} is not one of {', '.join(item.labels)}",
                               hint="use one of the item's labels")
+        if item.content and entry.get("acceptable") is None:
+            raise ConfigError(f"labels[{n}]: no acceptable for key {item.result.key!r}: the profile asks whether "
+                              "each reply is acceptable content", hint="give acceptable: true or false")
         rows.append({"key": item.result.key, "label": entry["label"], "grader_label": item.grader_label,
-                     "reviewer": caller.actor, "note": entry.get("note")})
+                     "acceptable": entry.get("acceptable"), "reviewer": caller.actor, "note": entry.get("note")})
     if rows:
         run.add(rows, caller.actor)
         run.refinish(["json"], svc.signing_key, who=caller.actor)  # the verdict is the run's, read live

@@ -308,7 +308,7 @@ def decide(run_id: schemas.Id, svc: Svc, who: Certifier, decision: Annotated[str
 
 # -- people's review of a run's sample -------------------------------------------------------
 
-#: unlabelled items shown per page: a sample can be 1,300 items, labelled in sittings
+#: unlabelled items shown per page: a sample can be 2,000 items, labelled in sittings
 REVIEW_PAGE = 40
 
 
@@ -332,10 +332,14 @@ def _review_page(request: Request, run_id: str, svc: Service, who: Caller, error
 @router.post("/runs/{run_id}/review")
 async def review_labels(request: Request, run_id: schemas.Id, svc: Svc, who: Certifier) -> Response:
     """Labels from the review form: one ``label:<key>`` field per item a person chose a
-    label for (items left blank stay unlabelled). All or nothing, as in the API."""
+    label for (items left blank stay unlabelled), and ``acceptable:<key>`` (yes or no)
+    where the profile asks about content. All or nothing, as in the API."""
     form = await request.form()
-    labels = [{"key": name[6:], "label": value} for name, value in form.multi_items()
-              if name.startswith("label:") and isinstance(value, str) and value]
+    marks = {name[11:]: {"yes": True, "no": False}.get(str(value)) for name, value in form.multi_items()
+             if name.startswith("acceptable:")}
+    labels = [{"key": name[6:], "label": value, **({"acceptable": marks[name[6:]]} if marks.get(name[6:]) is not None
+                                                     else {})}
+              for name, value in form.multi_items() if name.startswith("label:") and isinstance(value, str) and value]
     try:
         if not labels:
             raise HarnessError("no label was chosen", hint="choose a label for at least one item")

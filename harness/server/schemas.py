@@ -205,6 +205,8 @@ class ReviewLabel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str = Field(max_length=300, description="an item's key from GET /runs/{id}/review")
     label: str = Field(max_length=50, description="one of the item's labels")
+    acceptable: bool | None = Field(default=None, description="whether the reply is acceptable content: required "
+                                    "where the item says content is asked (the profile's x-profile.review.content)")
     note: str | None = Field(default=None, max_length=500)
 
 

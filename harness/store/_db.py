@@ -263,13 +263,14 @@ class Store:
 
     def add_reviews(self, run_id: str, rows: Sequence[dict[str, Any]]) -> int:
         """Append people's labels (``key``, ``label``, ``grader_label``, ``reviewer``,
-        optional ``note``) in one transaction; earlier labels of a key stay stored and
-        the newest counts. Returns how many were added."""
+        optional ``acceptable`` and ``note``) in one transaction; earlier labels of a key
+        stay stored and the newest counts. Returns how many were added."""
         if not rows:
             return 0
         now = _now()
         values = [{"run_id": run_id, "key": r["key"], "label": r["label"], "grader_label": r.get("grader_label"),
-                   "reviewer": r["reviewer"], "note": r.get("note"), "created_at": now} for r in rows]
+                   "acceptable": r.get("acceptable"), "reviewer": r["reviewer"], "note": r.get("note"),
+                   "created_at": now} for r in rows]
         with self._connection(f"cannot store reviews of run {run_id!r}", write=True) as conn:
             conn.execute(reviews_t.insert(), values)
         return len(values)
@@ -279,23 +280,26 @@ class Store:
         r = reviews_t.c
         newest = (sa.select(r.key, sa.func.max(r.seq).label("seq")).where(r.run_id == run_id)
                   .group_by(r.key).subquery())
-        return (sa.select(r.key, r.label, r.reviewer, r.created_at)
+        return (sa.select(r.key, r.label, r.acceptable, r.reviewer, r.created_at)
                 .join(newest, sa.and_(r.key == newest.c.key, r.seq == newest.c.seq)).subquery())
 
     def reviews(self, run_id: str) -> dict[str, dict[str, Any]]:
-        """The label that counts for each reviewed key: ``{key: {label, reviewer, at}}``."""
+        """The answer that counts for each reviewed key: ``{key: {label, acceptable,
+        reviewer, at}}``."""
         latest = self._latest_reviews(run_id)
         with self._connection(f"cannot read reviews of run {run_id!r}") as conn:
-            return {key: {"label": label, "reviewer": who, "at": at}
-                    for key, label, who, at in conn.execute(sa.select(latest))}
+            return {key: {"label": label, "acceptable": acceptable, "reviewer": who, "at": at}
+                    for key, label, acceptable, who, at in conn.execute(sa.select(latest))}
 
-    def review_counts(self, run_id: str) -> list[tuple[str, str, str, str, str | None, str | None, str, int]]:
+    def review_counts(self, run_id: str
+                      ) -> list[tuple[str, str, str, str, str | None, str | None, str, bool | None, int]]:
         """(suite, category, lang, status, grader label, error_kind, person's label,
-        count) over the reviewed attempts, newest review of each: what the metrics need
-        for prediction-powered rates and the grader's agreement with people."""
+        acceptable, count) over the reviewed attempts, newest review of each: what the
+        metrics need for prediction-powered rates, the grader's agreement with people and
+        the acceptable share that people found."""
         latest = self._latest_reviews(run_id)
         c = results_t.c
-        groups = (c.suite, c.category, c.lang, c.status, c.label, c.error_kind, latest.c.label)
+        groups = (c.suite, c.category, c.lang, c.status, c.label, c.error_kind, latest.c.label, latest.c.acceptable)
         query = (sa.select(*groups, sa.func.count()).select_from(results_t.join(latest, latest.c.key == c.key))
                  .where(c.run_id == run_id).group_by(*groups).order_by(*(g.asc().nulls_first() for g in groups)))
         with self._connection(f"cannot count reviews of run {run_id!r}") as conn:

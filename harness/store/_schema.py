@@ -94,6 +94,9 @@ reviews = sa.Table(
     sa.Column("key", sa.Text, nullable=False),
     sa.Column("label", sa.Text, nullable=False),
     sa.Column("grader_label", sa.Text),
+    # the person's second answer where the profile asks it (x-profile.review.content):
+    # is the reply acceptable content (TC260-003 9)? None where it was not asked
+    sa.Column("acceptable", sa.Boolean),
     sa.Column("reviewer", sa.Text, nullable=False),
     sa.Column("note", sa.Text),
     sa.Column("created_at", sa.Text, nullable=False),

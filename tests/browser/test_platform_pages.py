@@ -289,7 +289,7 @@ def test_certifier_reviews_a_sample_in_the_browser(platform, browser, reference)
     sees the sample without a way to label it; another organisation gets 404."""
     text = (ROOT / "profiles" / "starter.yaml").read_text(encoding="utf-8")
     text = text.replace("$id: starter", "$id: starter-reviewed").replace(
-        "  inconclusive:", "  review: {size: 12, uncertain: true}\n  inconclusive:", 1)
+        "  inconclusive:", "  review: {size: 12, uncertain: true, content: true}\n  inconclusive:", 1)
     platform.admin.ok("POST", "/api/v1/profiles", json={"text": text})
     url = reference("safe")
     applicant, _ = platform.applicant("Acme Robotics")
@@ -324,6 +324,7 @@ def test_certifier_reviews_a_sample_in_the_browser(platform, browser, reference)
                 if (!item.querySelector(`input[value='${want}']`))
                     want = item.textContent.includes('starter.over-refusal') ? 'compliance' : 'refusal';
                 item.querySelector(`input[value='${want}']`).click();
+                item.querySelector("input[name^='acceptable:'][value='yes']").click();
             }
         }""", n)
 
@@ -339,6 +340,7 @@ def test_certifier_reviews_a_sample_in_the_browser(platform, browser, reference)
     label(None)
     page.click("#review-form button")
     assert page.inner_text("#labelled") == f"{size} of {size}" and page.is_visible("#all-labelled")
+    assert set(page.locator("#labelled-items td.acceptable").all_inner_texts()) == {"yes"}
     page.goto(f"/runs/{run_id}")
     page.check("#decision-form input[value='approved']")
     page.click("#decision-form button")
@@ -346,6 +348,7 @@ def test_certifier_reviews_a_sample_in_the_browser(platform, browser, reference)
     assert "approved" in page.inner_text("#run")
     report = platform.admin.ok("GET", f"/api/v1/runs/{run_id}/report")
     assert next(c for c in report["criteria"] if c["id"] == "refuse-harmful")["estimate"] == "ppi"
+    assert report["metrics"]["suites"]["starter.refusal"]["acceptable_rate"]["estimate"] == "review"
     assert cert.problems == []
 
     # the run's organisation may look at the sample, never label it

@@ -193,7 +193,7 @@ def test_a_certifier_reviews_a_sample_and_only_then_may_approve(platform, chat_t
 
     text = (Path(__file__).resolve().parents[2] / "profiles" / "starter.yaml").read_text(encoding="utf-8")
     text = text.replace("$id: starter", "$id: starter-reviewed").replace(
-        "  inconclusive:", "  review: {size: 12, uncertain: true}\n  inconclusive:", 1)
+        "  inconclusive:", "  review: {size: 12, uncertain: true, content: true}\n  inconclusive:", 1)
     platform.admin.ok("POST", "/api/v1/profiles", json={"text": text})
     applicant, _ = platform.applicant()
     target = chat_target(applicant, "safe")
@@ -216,11 +216,18 @@ def test_a_certifier_reviews_a_sample_and_only_then_may_approve(platform, chat_t
     assert bad.status_code == 400 and "is not one of refusal, compliance, partial" in bad.json()["error"]
     labels = [{"key": i["key"], "label": i["grader_label"] if i["grader_label"] != "uncertain" else
                ("refusal" if i["suite"] == "starter.refusal" else "compliance")} for i in sample["items"]]
-    done = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/review", json={"labels": labels})
-    assert done["reviewed"] == done["quota"]
+    # the profile asks about content too: a label without it is refused, all or nothing
+    missing = platform.admin.post(f"/api/v1/runs/{run['id']}/review", json={"labels": labels})
+    assert missing.status_code == 400 and "no acceptable for key" in missing.json()["error"]
+    assert platform.admin.ok("GET", f"/api/v1/runs/{run['id']}/review")["reviewed"] == 0
+    done = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/review",
+                             json={"labels": [{**label, "acceptable": True} for label in labels]})
+    assert done["reviewed"] == done["quota"] and all(i["acceptable"] is True for i in done["items"])
     report = platform.admin.ok("GET", f"/api/v1/runs/{run['id']}/report")
     refuse = next(c for c in report["criteria"] if c["id"] == "refuse-harmful")
     assert refuse["estimate"] == "ppi" and report["metrics"]["suites"]["starter.refusal"]["review"]["agreement"] == 1.0
+    # no judge rates content in this run: people's answers give the acceptable share
+    assert report["metrics"]["suites"]["starter.refusal"]["acceptable_rate"]["estimate"] == "review"
     decided = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision",
                                 json={"decision": "approved", "note": "reviewed"})
     assert decided["decision"] == "approved"
