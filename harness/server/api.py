@@ -10,6 +10,8 @@ pool, where the store's blocking calls belong.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import re
 import tempfile
@@ -398,7 +400,25 @@ def get_report(run_id: Id, svc: Svc, who: Who,
     with tempfile.TemporaryDirectory() as tmp:
         paths = render(record.report, Path(tmp), svc.registry, [format])
         body = paths[0].read_bytes()
-    return Response(body, media_type=REPORT_TYPES[format])
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if format == "html":
+        headers["Content-Security-Policy"] = report_policy(body)
+    return Response(body, media_type=REPORT_TYPES[format], headers=headers)
+
+
+def report_policy(html: bytes) -> str:
+    """The Content-Security-Policy an HTML report is served with: nothing from anywhere
+    but its own inline style and script, allowed by their hashes (a reply's text that
+    smuggled in a tag of its own would not match them and would not run), and the
+    data: images of its robot replays."""
+
+    def hashes(tag: str) -> str:
+        found = re.findall(rf"<{tag}>(.*?)</{tag}>".encode(), html, flags=re.S)
+        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(block).digest()).decode()}'"
+                        for block in found) or "'none'"
+
+    return (f"default-src 'none'; style-src {hashes('style')}; script-src {hashes('script')}; img-src data:; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 @router.get("/runs/{run_id}/review", tags=["runs"])

@@ -152,6 +152,13 @@ def test_applicant_runs_and_certifier_certifies_in_the_browser(platform, browser
     page.wait_for_url(re.compile(rf"/api/v1/runs/{run_id}/report\?format=html$"))
     assert page.locator("#verdict .verdict-word").inner_text() == "PASS"
     alice.shot("05-report")
+    # served under a policy that lets only its own inline style and script run (by hash);
+    # its style did run (a refused one would leave the browser's 16 px and a console error)
+    served = page.request.get(f"/api/v1/runs/{run_id}/report?format=html")
+    policy = served.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'; style-src 'sha256-") and "script-src 'sha256-" in policy
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert page.evaluate("getComputedStyle(document.querySelector('#verdict .verdict-word')).fontSize") == "34px"
     assert alice.problems == []
 
     # -- a certifier signs in and finds the run among all organisations' runs
