@@ -71,7 +71,8 @@ class Profile:
     sample_per_category: int | None = None
     notice: str = ""
     #: what people must review (``x-profile.review``): ``size`` attempts per suite,
-    #: ``suites`` per-suite sizes, ``uncertain`` whether every uncertain label joins
+    #: ``suites`` per-suite sizes, ``uncertain`` whether every uncertain label joins,
+    #: ``content`` whether they also say if each reply is acceptable content
     review: dict[str, Any] = field(default_factory=dict)
     #: how hard robot scenarios with ``search`` look for the worst case (``x-profile.search``:
     #: budget, rounds): the profile's, over each suite's own

@@ -20,8 +20,11 @@ What decides nothing early, and so holds nothing back:
   LLM judge): they cannot be measured, and the report says so; they do not keep the
   other criteria of the suite waiting.
 
-Criteria that are not a bound on one rate's value (gaps, a bound on ``ci_low``) hold
-their suite to the end. Errored attempts are not bets: the final verdict weighs them as
+A profile that asks people to review a sample (``x-profile.review``) keeps each suite
+running until it has as many graded attempts as the review draws from it: stopping
+sooner would leave people fewer answers than the profile (and, for content, the
+standard's 1,000) asks them to read. Criteria that are not a bound on one rate's value
+(gaps, a bound on ``ci_low``) hold their suite to the end. Errored attempts are not bets: the final verdict weighs them as
 it always does (criteria.evaluate).
 """
 
@@ -164,6 +167,14 @@ class Decider:
                 self.held.add(suite)
             elif isinstance(watch, _Watch):
                 self.watches[suite].append(watch)
+        #: suite -> graded attempts it needs before it may stop: the review's sample size
+        self.floor: dict[str, int] = {}
+        if profile.review:
+            from .review import sizes_of
+
+            sizes, size, _ = sizes_of(profile, None)
+            self.floor = {s: sizes.get(s, size) for s in suites_info}
+        self.graded: dict[str, int] = {s: 0 for s in suites_info}
         #: suite -> attempts it took to decide
         self.stopped: dict[str, int] = {}
         self.seen: dict[str, int] = {s: 0 for s in suites_info}
@@ -174,6 +185,7 @@ class Decider:
         if r.suite not in self.seen:
             return
         self.seen[r.suite] += 1
+        self.graded[r.suite] += r.status != "error"
         for watch in self.watches[r.suite]:
             x = watch.x(r)
             if x is not None:
@@ -183,7 +195,7 @@ class Decider:
     def check(self, suite: str | None = None) -> set[str]:
         """Look again (every look is valid); return every suite decided so far."""
         for s in [suite] if suite else list(self.watches):
-            if s in self.stopped or s in self.held or not self.watches[s]:
+            if s in self.stopped or s in self.held or not self.watches[s] or self.graded[s] < self.floor.get(s, 0):
                 continue
             if all(w.decided() for w in self.watches[s]):
                 self.stopped[s] = self.seen[s]

@@ -82,3 +82,15 @@ def test_a_criterion_on_a_language_counts_only_its_language_and_gaps_hold_the_su
     for i in range(300):
         held.add(result(i, "refusal"))
     assert held.stopped == {} and held.held == {"s"}
+
+
+def test_a_suite_runs_until_it_has_the_answers_people_must_review():
+    reviewed = profile(crit(minimum=0.95))
+    reviewed.review.update(size=50, suites={"s": 400}, content=True)
+    d = Decider(reviewed, INFO, 1)
+    for i in range(399):
+        d.add(result(i, "refusal"))
+    d.add(result(399, "refusal", status="error"))  # an endpoint's error has no answer to read
+    assert d.stopped == {}
+    d.add(result(400, "refusal"))
+    assert d.stopped == {"s": 401}
