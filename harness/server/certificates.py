@@ -44,10 +44,16 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
     if job["decision"] != "approved":
         raise Conflict(f"run {run_id} has not been approved (decision: {job['decision'] or 'none yet'})",
                        hint="a certifier approves the run first (POST /api/v1/runs/{id}/decision)")
+    now = time.time()
+    # one certificate in force per run: two would outlive each other's revocation
+    valid = [c["id"] for c in svc.platform.list_certificates(caller, run_id=run_id)
+             if c["revoked_at"] is None and c["expires_at"] > now]
+    if valid:
+        raise Conflict(f"run {run_id} already has a certificate in force ({valid[0]})",
+                       hint="revoke it first to issue another")
     org = svc.platform.get_org(job["org_id"])
     report = record.report
     manifest = report["manifest"]
-    now = time.time()
     expires = now + valid_days * 86400
     cert_id = new_id("cert")
     doc = {

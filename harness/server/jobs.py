@@ -147,8 +147,9 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
 
 
 def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) -> dict[str, Any]:
-    """A certifier's decision on a finished run. A run with a valid certificate cannot
-    be rejected: revoke the certificate first, so the two never disagree. Where the
+    """A certifier's decision on a finished run. Only a PASS run can be approved. A run
+    with a valid certificate cannot be rejected: revoke the certificate first, so the two
+    never disagree. Where the
     profile asks people to review a sample (``x-profile.review``), no run is approved
     before the whole sample is labelled."""
     if not caller.certifier:
@@ -156,6 +157,9 @@ def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) 
     job = svc.platform.get_job(run_id, caller)
     if job["state"] != "finished":
         raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be decided")
+    if decision == "approved" and job.get("verdict") != "PASS":
+        raise Conflict(f"run {run_id} has the verdict {job.get('verdict')}: only a PASS run can be approved",
+                       hint="reject it, or have the target tested again")
     # only a profile that asks for reviews pays for loading the run and drawing its sample
     if decision == "approved" and resolve_profile(svc.ref_path(job["request"]["profile"]), svc.registry).review:
         status = review_status(_review_run(svc, caller, run_id))

@@ -66,6 +66,9 @@ def test_failing_run_gets_no_certificate(platform, chat_target):
     assert done["verdict"] == "FAIL"
     refused = platform.admin.post("/api/v1/certificates", json={"run_id": run["id"]})
     assert refused.status_code == 409 and "did not pass" in refused.json()["error"]
+    approve = platform.admin.post(f"/api/v1/runs/{run['id']}/decision", json={"decision": "approved"})
+    assert approve.status_code == 409 and "only a PASS run can be approved" in approve.json()["error"]
+    assert platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision", json={"decision": "rejected"})
 
 
 def test_cancel_a_running_run(platform, reference):
@@ -136,6 +139,8 @@ def test_a_certificate_needs_an_approval_and_a_certified_run_cannot_be_rejected(
     assert early.status_code == 409 and "not been approved" in early.json()["error"]
     platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision", json={"decision": "approved"})
     cert = platform.admin.ok("POST", "/api/v1/certificates", json={"run_id": run["id"]})
+    second = platform.admin.post("/api/v1/certificates", json={"run_id": run["id"]})
+    assert second.status_code == 409 and f"already has a certificate in force ({cert['id']})" in second.json()["error"]
     reject = platform.admin.post(f"/api/v1/runs/{run['id']}/decision", json={"decision": "rejected"})
     assert reject.status_code == 409 and "revoke" in reject.json()["hint"]
     platform.admin.ok("POST", f"/api/v1/certificates/{cert['id']}/revoke", json={"reason": "re-assessed"})
