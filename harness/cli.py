@@ -263,9 +263,9 @@ def _server_options(fn: Any) -> Any:
         click.option("--broker", "broker_url", metavar="URL",
                      help="Celery broker, e.g. redis://127.0.0.1:6379/0 [env HARNESS_BROKER_URL]; without one "
                           "the server runs queued work in its own threads."),
-        click.option("--allow", multiple=True, metavar="CIDR",
-                     help="Address or network targets may be at although not public (repeatable) "
-                          "[env HARNESS_ALLOW, comma-separated]."),
+        click.option("--allow", multiple=True, metavar="ADDRESS[:PORT]",
+                     help="Address or network (CIDR) targets may be at although not public, best with the "
+                          "port, e.g. 127.0.0.1:8000 (repeatable) [env HARNESS_ALLOW, comma-separated]."),
         click.option("--lease-s", type=click.FloatRange(1), help="Seconds after which a silent worker's shard is "
                                                                  "taken over [env HARNESS_LEASE_S; default 30]."),
     ]):

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import TargetError
+from .errors import ConfigError, TargetError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,7 +41,8 @@ METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_addr
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
-_HINT = "if this target is meant to be reachable, the operator can allowlist its address or network"
+_HINT = ("if this target is meant to be reachable, allow only its address and port (ADDRESS:PORT): a whole "
+         "address would also open the database, the broker and the platform on that host")
 
 
 def _embedded_v4(ip: IPAddress) -> tuple[ipaddress.IPv4Address, str] | None:
@@ -89,44 +90,73 @@ def _parse_ip(value: str | IPAddress) -> IPAddress:
     return value
 
 
+def allow_entry(item: str) -> tuple[IPNetwork, int | None]:
+    """One allowlist entry: an address or network, with or without a port:
+    ``127.0.0.1``, ``10.1.0.0/16``, ``127.0.0.1:8000``, ``[::1]:8000``, ``[fd00::/8]:443``.
+    A port narrows the entry to that port, so allowing a local target does not also
+    allow the database, the broker or the platform itself on the same host."""
+    text, port = item.strip(), None
+    try:
+        if text.startswith("["):
+            inner, _, rest = text[1:].partition("]")
+            if rest:
+                if not rest.startswith(":"):
+                    raise ValueError(rest)
+                port = int(rest[1:])
+            text = inner
+        elif text.count(":") == 1:
+            text, _, digits = text.partition(":")
+            port = int(digits)
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(port)
+        return ipaddress.ip_network(text, strict=False), port
+    except ValueError:
+        raise ConfigError(f"allowlist entry {item!r} is not an address, a network or either with a port",
+                          hint="write e.g. 127.0.0.1:8000, 10.1.0.0/16 or [::1]:8000 (--allow, HARNESS_ALLOW)"
+                          ) from None
+
+
 class AddressPolicy:
     """Public addresses only, plus what the operator allows.
 
-    ``allow`` holds CIDRs (``10.1.0.0/16``) or exact addresses (``127.0.0.1``); an
-    allowed IPv4 address is also allowed in its IPv4-mapped IPv6 form."""
+    ``allow`` holds addresses or networks, each with an optional port
+    (:func:`allow_entry`); an allowed IPv4 address is also allowed in its IPv4-mapped
+    IPv6 form."""
 
     def __init__(self, allow: Iterable[str] = ()) -> None:
-        self.allow: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(item.strip(), strict=False)
-                                                  for item in allow)
+        self.allow: tuple[tuple[IPNetwork, int | None], ...] = tuple(allow_entry(item) for item in allow)
 
     def __repr__(self) -> str:
-        return f"AddressPolicy(allow={[str(n) for n in self.allow]!r})"
+        return f"AddressPolicy(allow={[str(n) + (f':{p}' if p else '') for n, p in self.allow]!r})"
 
-    def allows(self, ip: str | IPAddress) -> bool:
-        """Whether ``ip`` may be connected to."""
-        return self.reason(ip) is None
+    def allows(self, ip: str | IPAddress, port: int | None = None) -> bool:
+        """Whether ``ip`` (at ``port``, where known) may be connected to."""
+        return self.reason(ip, port) is None
 
-    def reason(self, ip: str | IPAddress) -> str | None:
-        """Why ``ip`` is refused, or None when it is allowed."""
+    def reason(self, ip: str | IPAddress, port: int | None = None) -> str | None:
+        """Why ``ip`` is refused, or None when it is allowed. An entry with a port allows
+        only that port: an unknown ``port`` matches only entries without one."""
         addr = _parse_ip(ip)
         candidates = [addr]
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             candidates.append(addr.ipv4_mapped)
-        if any(c.version == net.version and c in net for c in candidates for net in self.allow):
+        if any(c.version == net.version and c in net and (only is None or only == port)
+               for c in candidates for net, only in self.allow):
             return None
         return _why_forbidden(addr)
 
-    def check(self, ip: str | IPAddress, host: str | None = None) -> None:
+    def check(self, ip: str | IPAddress, host: str | None = None, port: int | None = None) -> None:
         """Raise ``TargetError(kind="blocked")`` unless ``ip`` is allowed."""
-        why = self.reason(ip)
+        why = self.reason(ip, port)
         if why is not None:
-            raise _blocked(host if host is not None else str(ip), str(_parse_ip(ip)), why)
+            raise _blocked(host if host is not None else str(ip), str(_parse_ip(ip)), why, port)
 
 
-def _blocked(host: str, address: str, why: str) -> TargetError:
+def _blocked(host: str, address: str, why: str, port: int | None = None) -> TargetError:
     what = f"{host} ({address})" if host != address else address
-    return TargetError(f"target {what} is blocked: {address} is {why}; the operator can allowlist "
-                       f"{address} (or its network) to allow it", kind="blocked", hint=_HINT)
+    entry = (f"[{address}]" if ":" in address else address) + (f":{port}" if port else "")
+    return TargetError(f"target {what} is blocked: {address} is {why}; the operator can allow it by starting "
+                       f"the platform with --allow {entry} (or HARNESS_ALLOW={entry})", kind="blocked", hint=_HINT)
 
 
 async def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
@@ -145,7 +175,7 @@ async def resolve_checked(host: str, port: int, policy: AddressPolicy, *,
     for family, *_, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):
             continue
-        policy.check(sockaddr[0], host=host)
+        policy.check(sockaddr[0], host=host, port=port)
         if (family, sockaddr) not in out:
             out.append((family, sockaddr))
     if not out:

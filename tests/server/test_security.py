@@ -430,7 +430,7 @@ def test_internal_addresses_are_refused_at_registration(tmp_path, platform_db, r
             assert refused.status_code == 400, (url, refused.status_code, refused.text)
             error = refused.json()
             assert "is blocked" in error["error"] and why in error["error"], (url, error)
-            assert "allowlist" in error["hint"], (url, error)
+            assert "--allow" in error["error"] and "ADDRESS:PORT" in error["hint"], (url, error)
         # http-json's url is checked the same way, and a certifier is refused like anyone
         refused = applicant.post(TARGETS, json={"name": "internal-json", "connector": "http-json", "settings": {
             "url": f"http://127.0.0.1:{port}/x", "response_path": "text"}})

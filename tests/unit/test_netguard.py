@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness import TargetError, http_errors
+from harness import ConfigError, TargetError, http_errors
 from harness.netguard import AddressPolicy, check_url, resolve_checked
 from harness.transport import FastTransport
 
@@ -44,7 +44,7 @@ def test_forbidden_addresses_are_blocked(ip):
         AddressPolicy().check(ip)
     err = info.value
     assert err.kind == "blocked" and not err.retryable
-    assert "allowlist" in err.message and "is " in err.message
+    assert "--allow" in err.message and "HARNESS_ALLOW" in err.message and "is " in err.message
 
 
 @pytest.mark.parametrize("ip", PUBLIC)
@@ -57,7 +57,7 @@ def test_message_names_host_address_and_reason():
         AddressPolicy().check("169.254.169.254", host="metadata.internal")
     msg = info.value.message
     assert "metadata.internal" in msg and "169.254.169.254" in msg and "metadata" in msg.split("is ", 1)[1]
-    assert "allowlist" in msg
+    assert "--allow 169.254.169.254 (or HARNESS_ALLOW=169.254.169.254)" in msg
 
 
 def test_allowlist_cidrs_and_exact_addresses():
@@ -69,9 +69,27 @@ def test_allowlist_cidrs_and_exact_addresses():
             policy.check(ip)
 
 
-def test_bad_allowlist_entry_is_an_error():
-    with pytest.raises(ValueError):
-        AddressPolicy(["not-a-network"])
+def test_an_entry_with_a_port_allows_that_port_only():
+    """Allowing a reference target on 127.0.0.1:8000 must not also allow PostgreSQL,
+    Redis or the platform itself on the same host."""
+    policy = AddressPolicy(["127.0.0.1:8000", "[::1]:8000", "[fd00::/8]:443", "10.1.0.0/16:9000"])
+    for ip, port in (("127.0.0.1", 8000), ("::ffff:127.0.0.1", 8000), ("::1", 8000), ("fd00::5", 443),
+                     ("10.1.2.3", 9000)):
+        policy.check(ip, port=port)
+    for ip, port in (("127.0.0.1", 5432), ("127.0.0.1", 6379), ("127.0.0.1", None), ("::1", 8080),
+                     ("10.1.2.3", 22)):
+        with pytest.raises(TargetError) as info:
+            policy.check(ip, port=port)
+        if port:  # the message gives the entry that would allow exactly this
+            entry = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+            assert f"--allow {entry}" in info.value.message
+
+
+@pytest.mark.parametrize("entry", ["not-a-network", "127.0.0.1:http", "127.0.0.1:70000", "[::1]8000", "1.2.3.4:0"])
+def test_bad_allowlist_entry_is_an_error(entry):
+    with pytest.raises(ConfigError, match="is not an address, a network or either with a port") as info:
+        AddressPolicy([entry])
+    assert "127.0.0.1:8000" in info.value.hint
 
 
 # -- resolution ---------------------------------------------------------------------------------
