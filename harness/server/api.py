@@ -391,9 +391,12 @@ def get_report(run_id: Id, svc: Svc, who: Who,
     """The run's report in one format; ``json`` is the signed report of record."""
     from harness.report import render
 
-    svc.platform.get_job(run_id, who)
+    job = svc.platform.get_job(run_id, who)
     record = svc.store.get_run(run_id)
     if record is None or record.report is None:
+        if job["state"] in FINAL_STATES:
+            raise Conflict(f"run {run_id} is {job['state']}: it ended without a report",
+                           hint="start a new run of the same target and suites (POST /api/v1/runs)")
         raise Conflict(f"run {run_id} has no report yet", hint="wait until its state is finished")
     if format == "json":
         return Response(json.dumps(record.report, ensure_ascii=False, indent=1), media_type=REPORT_TYPES["json"])

@@ -52,20 +52,33 @@ class RateLimiter:
             return (1 - level) / self.rate
 
 
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, by Content-Length or, for
-    a body without one (chunked), as soon as it has grown past the limit."""
+#: routes that take a whole suite or profile: their body may hold a document of the
+#: document limit written as JSON, where ``\uXXXX`` escapes can double its size
+UPLOADS = ("/api/v1/suites", "/api/v1/profiles")
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+
+def upload_body_limit(max_document_bytes: int) -> int:
+    """The body limit of the upload routes: a document at the document limit always
+    fits, so an upload too large is told about the document's limit, not the body's."""
+    return 2 * max_document_bytes + 64 * 1024
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 (``uploads`` over the upload
+    routes' own limit), by Content-Length or, for a body without one (chunked), as soon
+    as it has grown past the limit."""
+
+    def __init__(self, app: Any, limit: int, uploads: int | None = None) -> None:
+        self.app, self.default, self.uploads = app, limit, max(limit, uploads or 0)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.uploads if scope.get("path") in UPLOADS else self.default
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:  # the server delivers no more than Content-Length
-            if not length.isdigit() or int(length) > self.limit:
-                return await self._too_large(send)
+            if not length.isdigit() or int(length) > limit:
+                return await self._too_large(send, limit)
             return await self.app(scope, receive, send)
         # Without a length the body is read here, before the app runs: an error raised
         # from receive() inside the app would reach FastAPI's body parsing, which turns
@@ -78,8 +91,8 @@ class BodyLimit:
             if message["type"] != "http.request":
                 break
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                return await self._too_large(send)
+            if seen > limit:
+                return await self._too_large(send, limit)
             if not message.get("more_body"):
                 break
 
@@ -88,9 +101,10 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Any) -> None:
-        response = JSONResponse({"error": f"the request body is larger than {self.limit} bytes",
-                                 "hint": "send less, or ask the operator to raise HARNESS_MAX_BODY_BYTES"},
+    async def _too_large(self, send: Any, limit: int) -> None:
+        setting = "HARNESS_MAX_DOCUMENT_BYTES" if limit == self.uploads != self.default else "HARNESS_MAX_BODY_BYTES"
+        response = JSONResponse({"error": f"the request body is larger than {limit} bytes",
+                                 "hint": f"send less, or ask the operator to raise {setting}"},
                                 status_code=413)
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
 
@@ -200,5 +214,6 @@ def create_app(config: ServerConfig | None = None, *, sse_interval_s: float = 0.
         return JSONResponse({"error": f"the request does not match its schema: {where}",
                              "hint": "see /docs for the request's schema"}, status_code=422)
 
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes,  # type: ignore[arg-type]
+                       uploads=upload_body_limit(config.max_document_bytes))
     return app

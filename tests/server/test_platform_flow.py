@@ -91,7 +91,9 @@ def test_cancel_a_running_run(platform, reference):
     assert final["done"] == after["done"] < 48
     again = applicant.post(f"/api/v1/runs/{run['id']}/cancel")
     assert again.status_code == 409
-    assert applicant.get(f"/api/v1/runs/{run['id']}/report").status_code == 409
+    report = applicant.get(f"/api/v1/runs/{run['id']}/report")
+    assert report.status_code == 409 and "is cancelled: it ended without a report" in report.json()["error"]
+    assert "wait" not in report.json()["hint"]
     actions = [(e["action"], e["subject"]) for e in platform.admin.ok("GET", "/api/v1/audit", params={"limit": 1000})]
     assert ("run.cancelled", run["id"]) in actions
 

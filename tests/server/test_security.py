@@ -640,6 +640,26 @@ def test_document_size_limit(tmp_path, platform_db):
         assert uploaded(p.admin, "suite") == ["small.suite"]
 
 
+def test_a_document_under_its_limit_is_never_stopped_by_the_body_limit(tmp_path, platform_db):
+    """The upload routes take a document at the document limit even written as JSON with
+    every Chinese character escaped (twice its UTF-8 size), however small the body limit
+    of the other routes; beyond that the body limit still stops a stream."""
+    with serve_platform(tmp_path / "platform", platform_db, max_body_bytes=4096, max_document_bytes=20_000) as p:
+        text = suite_text("zh.suite", 2, description="“" + "拒绝回答" * 1500 + "”")
+        body = json.dumps({"text": text}).encode()  # ensure_ascii: each character a \\uXXXX escape
+        assert len(text.encode()) < 20_000 < len(body) < 2 * 20_000 and len(body) > 4096
+        done = p.admin.post("/api/v1/suites", content=body, headers={"content-type": "application/json"})
+        assert done.status_code == 201, done.text
+        too_big = suite_text("big.suite", 2, description="x" * 30_000)
+        refused = p.admin.post("/api/v1/suites", json={"text": too_big})
+        assert refused.status_code == 400 and refused.json()["error"] == "the suite is larger than 20000 bytes"
+        flood = p.admin.post("/api/v1/suites", content=b"x" * 200_000, headers={"content-type": "application/json"})
+        assert flood.status_code == 413 and "HARNESS_MAX_DOCUMENT_BYTES" in flood.json()["hint"]
+        # the other routes keep their own limit
+        other = p.admin.post("/api/v1/orgs", content=b"x" * 8000, headers={"content-type": "application/json"})
+        assert other.status_code == 413 and "HARNESS_MAX_BODY_BYTES" in other.json()["hint"]
+
+
 def test_uploads_cannot_run_code_read_files_or_fetch_urls(platform, tmp_path, recording):
     admin = platform.admin
     marker = tmp_path / "executed"
