@@ -30,6 +30,11 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: the target's fields a certificate shows: its name, kind, address and model, and the
+#: hash of its settings (secrets are never in a manifest)
+PUBLIC_TARGET = ("name", "connector", "base_url", "url", "model", "settings_sha256")
+
+
 def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[str, Any]:
     """Issue a certificate for a finished PASS run that a certifier approved."""
     if not caller.certifier:
@@ -52,6 +57,7 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
         raise Conflict(f"run {run_id} already has a certificate in force ({valid[0]})",
                        hint="revoke it first to issue another")
     org = svc.platform.get_org(job["org_id"])
+    issuer = svc.platform.get_org(caller.org_id)
     report = record.report
     manifest = report["manifest"]
     expires = now + valid_days * 86400
@@ -61,14 +67,17 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
         "id": cert_id,
         "run_id": run_id,
         "organisation": {"id": org["id"], "name": org["name"]},
-        "target": manifest["target"],
-        "profile": manifest["profile"],
+        # what identifies them, never where they sat on the server (paths) or how hard
+        # the run pushed (limits): the document is public
+        "target": {k: v for k, v in manifest["target"].items() if k in PUBLIC_TARGET},
+        "profile": {k: manifest["profile"][k] for k in ("id", "version", "sha256")},
         "suites": [{k: s[k] for k in ("id", "version", "sha256")} for s in manifest["suites"]],
         "verdict": record.verdict,
         "report_sha256": hashlib.sha256(signing.canonical_json(report)).hexdigest(),
         "issued_at": _iso(now),
         "expires_at": _iso(expires),
-        "issued_by": caller.actor,
+        # the certification body, not the person: the audit log keeps who it was
+        "issued_by": issuer["name"],
     }
     signed = signing.sign(doc, svc.signing_key)
     svc.platform.add_certificate({"id": cert_id, "run_id": run_id, "org_id": job["org_id"], "document": signed,

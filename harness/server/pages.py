@@ -355,6 +355,15 @@ async def review_labels(request: Request, run_id: schemas.Id, svc: Svc, who: Cer
 # -- certificates ------------------------------------------------------------------------------
 
 
+@router.get("/verify/{cert_id}")
+def verify_page(request: Request, cert_id: schemas.Id, svc: Svc) -> Response:
+    """A certificate's public verification page: anyone may open it, signed in or not.
+    The same facts as ``GET /api/v1/public/certificates/{id}``, for people."""
+    status = api.verify_certificate(cert_id, svc)
+    return render(request, "verify.html", title=f"Certificate {cert_id}", cert=status, doc=status["certificate"])
+
+
+
 @router.get("/certificates")
 def list_certificates(request: Request, svc: Svc, who: Who) -> Response:
     now = time.time()

@@ -186,11 +186,21 @@ def test_applicant_runs_and_certifier_certifies_in_the_browser(platform, browser
     assert cert_id and "valid" in row.inner_text() and run_id in row.inner_text()
     cert.shot("08-certificate")
     with page.expect_navigation():
-        row.locator("text=public JSON").click()
+        row.locator("a:text-is('JSON')").click()
     status = json.loads(page.inner_text("body"))
     assert status["status"] == "valid" and status["signature_valid"] is True
     assert status["certificate"]["run_id"] == run_id
     page.go_back()
+    # anyone, signed in or not, can check it on its public page, which names no person
+    # and no place on the server
+    anyone = Session(browser, platform.base)
+    anyone.page.goto(f"/verify/{cert_id}")
+    text = anyone.page.inner_text("#verification")
+    assert "valid" in anyone.page.inner_text("#status") and "Acme Robotics" in text and "PASS" in text
+    assert "holds (Ed25519)" in text and "Signed in" not in anyone.page.inner_text("body")
+    assert "user" not in text and "/tmp" not in text and "usr_" not in text, text
+    anyone.shot("08b-public-verification")
+    assert anyone.problems == []
 
     # the applicant sees the certificate, without a revoke button
     alice.page.goto("/certificates")
@@ -207,7 +217,9 @@ def test_applicant_runs_and_certifier_certifies_in_the_browser(platform, browser
     assert row.locator("button").count() == 0
     cert.shot("09-revoked")
     assert platform.client(None).ok("GET", f"/api/v1/public/certificates/{cert_id}")["status"] == "revoked"
-    assert cert.problems == []
+    anyone.page.goto(f"/verify/{cert_id}")
+    assert "revoked" in anyone.page.inner_text("#status") and "withdrawn by the vendor" in anyone.page.inner_text("#status")
+    assert cert.problems == [] and anyone.problems == []
 
     actions = [e["action"] for e in platform.admin.ok("GET", "/api/v1/audit", params={"limit": 1000})]
     for action in ("target.registered", "run.requested", "run.decision", "certificate.issued",

@@ -5,6 +5,7 @@ it, and every step is in the audit log."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -45,6 +46,10 @@ def test_applicant_run_to_certificate(platform, chat_target):
     anyone = platform.client(None)
     status = anyone.ok("GET", f"/api/v1/public/certificates/{cert['id']}")
     assert status["status"] == "valid" and status["signature_valid"] is True
+    # the public document names the certification body, not a person, and no server path
+    public = json.dumps(status["certificate"])
+    assert '"path"' not in public and "user:" not in public and "limits" not in public, public
+    assert status["certificate"]["issued_by"] == platform.admin.ok("GET", "/api/v1/me")["org"]["name"]
     assert base64.b64decode(status["certificate"]["signature"]["value"])
 
     platform.admin.ok("POST", f"/api/v1/certificates/{cert['id']}/revoke", json={"reason": "withdrawn by the vendor"})
