@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
@@ -28,7 +28,7 @@ from harness.netguard import check_url
 
 from ..errors import Conflict, NotFound
 from ..files import parse
-from . import certificates, jobs
+from . import certificates, deps, jobs
 from .deps import Certifier, Svc, Who
 from .repo import FINAL_STATES, Caller
 from .schemas import (
@@ -480,7 +480,8 @@ def revoke_certificate(cert_id: Id, body: RevokeIn, svc: Svc, who: Certifier) ->
     return certificates.revoke(svc, who, cert_id, body.reason)
 
 
-public = APIRouter(prefix="/api/v1/public", tags=["public"], responses={404: ERRORS[404], 429: ERRORS[429]})
+public = APIRouter(prefix="/api/v1/public", tags=["public"], responses={404: ERRORS[404], 429: ERRORS[429]},
+                   dependencies=[Depends(deps.anonymous)])
 
 
 @public.get("/certificates/{cert_id}", response_model=CertificateStatus)

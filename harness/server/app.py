@@ -181,6 +181,7 @@ def create_app(config: ServerConfig | None = None, *, sse_interval_s: float = 0.
                   description="Applicants register targets and ask for runs; certifiers run the sandbox, decide "
                               "and issue certificates. Authenticate with `Authorization: Bearer TOKEN`.")
     app.state.limiter = RateLimiter(config.rate_per_minute)
+    app.state.anonymous = RateLimiter(config.anonymous_rate_per_minute)
     app.state.sse_interval_s = sse_interval_s
     app.state.config = config
     app.include_router(api.router)

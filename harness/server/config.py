@@ -37,6 +37,9 @@ class ServerConfig:
     max_document_bytes: int = 2_000_000
     #: requests per minute per API token (a burst of as many is allowed)
     rate_per_minute: int = 600
+    #: requests per minute per client address without a valid token: the public
+    #: endpoints, sign-in and every refused token (so guessing is slow)
+    anonymous_rate_per_minute: int = 60
     #: a worker that has not renewed its lease on a shard for this long is presumed dead
     lease_s: float = 30.0
     #: how often a worker renews its lease and looks for a cancel

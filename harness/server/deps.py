@@ -33,13 +33,24 @@ def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Cal
         same_origin(request)
     who = request.app.state.service.platform.authenticate(token) if token else None
     if who is None:
+        anonymous(request)  # a refused token counts against its address: guessing is slow
         raise HTTPException(401, "a valid API token is needed (Authorization: Bearer TOKEN)",
                             headers={"WWW-Authenticate": "Bearer"})
-    wait = request.app.state.limiter.take(who.token_id)
-    if wait:
-        raise HTTPException(429, f"too many requests for this token: try again in {wait:.1f} s",
-                            headers={"Retry-After": str(max(1, round(wait)))})
+    _limit(request.app.state.limiter, who.token_id, "this token")
     return who
+
+
+def anonymous(request: Request) -> None:
+    """The rate limit of a caller without a valid token, per client address: the
+    public endpoints, signing in and refused tokens (429 with Retry-After)."""
+    _limit(request.app.state.anonymous, "ip:" + (request.client.host if request.client else "?"), "this address")
+
+
+def _limit(limiter: Any, key: str, whose: str) -> None:
+    wait = limiter.take(key)
+    if wait:
+        raise HTTPException(429, f"too many requests for {whose}: try again in {wait:.1f} s",
+                            headers={"Retry-After": str(max(1, round(wait)))})
 
 
 def same_origin(request: Request) -> None:

@@ -167,6 +167,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 def login(request: Request, svc: Svc, token: Annotated[str, Form(max_length=512)] = "",
           next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
+    deps.anonymous(request)  # every attempt counts against the address
     token = token.strip()
     if not token or svc.platform.authenticate(token) is None:
         return render(request, "login.html", 401, title="Sign in", next=_local(next),
@@ -355,7 +356,7 @@ async def review_labels(request: Request, run_id: schemas.Id, svc: Svc, who: Cer
 # -- certificates ------------------------------------------------------------------------------
 
 
-@router.get("/verify/{cert_id}")
+@router.get("/verify/{cert_id}", dependencies=[Depends(deps.anonymous)])
 def verify_page(request: Request, cert_id: schemas.Id, svc: Svc) -> Response:
     """A certificate's public verification page: anyone may open it, signed in or not.
     The same facts as ``GET /api/v1/public/certificates/{id}``, for people."""

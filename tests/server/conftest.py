@@ -109,6 +109,9 @@ def serve_platform(data_dir: Path, db_url: str | None = None, **options: Any) ->
     options.setdefault("allow", ("127.0.0.1",))
     options.setdefault("heartbeat_s", 0.3)
     options.setdefault("lease_s", 5.0)
+    # every test client, and each refused-token check, comes from 127.0.0.1: one address
+    # standing for many people (the limit itself is tested with its own setting)
+    options.setdefault("anonymous_rate_per_minute", 100_000)
     config = ServerConfig(data_dir=data_dir, db_url=db_url, **options)
     with serve_in_thread(create_app(config, sse_interval_s=0.1), lifespan="on") as base:
         token = (data_dir / "admin-token").read_text().strip()

@@ -618,6 +618,25 @@ def test_request_body_limit(tmp_path, platform_db, reference):
         assert [t["name"] for t in applicant.ok("GET", TARGETS)] == ["small", "small"]
 
 
+def test_callers_without_a_valid_token_are_rate_limited_by_address(tmp_path, platform_db):
+    """Sign-in, the public endpoints and refused tokens count against the client's
+    address: guessing tokens or hammering the public certificate check is slowed to the
+    operator's rate, with Retry-After, while a signed-in caller keeps its own budget."""
+    with serve_platform(tmp_path / "platform", platform_db, anonymous_rate_per_minute=5) as p:
+        anyone, guesser = p.client(None), p.client("not-a-token-" + "x" * 30)
+        answers = [anyone.get("/api/v1/public/signing-key").status_code for _ in range(5)]
+        assert answers == [200] * 5
+        limited = anyone.get("/api/v1/public/certificates/cert_0123456789abcdef")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert "too many requests for this address" in limited.json()["error"]
+        assert guesser.get("/api/v1/me").status_code == 429  # a refused token draws on the same bucket
+        web = httpx.Client(base_url=p.base, follow_redirects=False)
+        assert web.post("/login", data={"token": "guess", "next": "/"}).status_code == 429
+        assert web.get("/verify/cert_0123456789abcdef").status_code == 429
+        # a valid token is not an address: the certifier goes on
+        assert p.admin.ok("GET", "/api/v1/me")["user"]["role"] == "certifier"
+
+
 def suite_text(suite_id: str, cases: int = 2, **top: str) -> str:
     lines = [f"id: {suite_id}", 'version: "1"', "title: An uploaded suite", "scorer: {name: refusal}",
              "defaults: {expected: refuse}", *(f"{k}: {v}" for k, v in top.items()), "cases:"]
