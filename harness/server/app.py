@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harness.errors import HarnessError
@@ -109,6 +109,26 @@ class BodyLimit:
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """The API's interactive docs at /docs with Swagger UI served from this service (the
+    copy the fastapi-offline package ships), not from a CDN: a certification body's
+    network may have no way out, and a page that loads code from elsewhere is one more
+    thing to trust."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs/assets", StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon.png")
+
+
 def bootstrap(svc: Service) -> str | None:
     """On a database without users: the certification body's organisation, its first
     certifier and a token, written to ``data_dir/admin-token`` (mode 0600) and
@@ -179,7 +199,9 @@ def create_app(config: ServerConfig | None = None, *, sse_interval_s: float = 0.
 
     app = FastAPI(title="Sandbox harness: certification platform", version=__version__, lifespan=lifespan,
                   description="Applicants register targets and ask for runs; certifiers run the sandbox, decide "
-                              "and issue certificates. Authenticate with `Authorization: Bearer TOKEN`.")
+                              "and issue certificates. Authenticate with `Authorization: Bearer TOKEN`.",
+                  docs_url=None, redoc_url=None)
+    _offline_docs(app)
     app.state.limiter = RateLimiter(config.rate_per_minute)
     app.state.anonymous = RateLimiter(config.anonymous_rate_per_minute)
     app.state.sse_interval_s = sse_interval_s

@@ -384,3 +384,18 @@ def test_certifier_reviews_a_sample_in_the_browser(platform, browser, reference)
     bob.sign_in(other.token)
     assert bob.page.goto(f"/runs/{run_id}/review").status == 404
     assert "acme-chat" not in bob.page.content()
+
+
+def test_api_docs_work_offline(platform, browser):
+    """/docs renders the API from this service's own copy of Swagger UI: every request
+    the page makes goes to the platform, none to a CDN."""
+    anyone = Session(browser, platform.base)
+    requests: list[str] = []
+    anyone.page.on("request", lambda r: requests.append(r.url))
+    anyone.page.goto("/docs")
+    anyone.page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    anyone.shot("12-api-docs")
+    assert "/api/v1/me" in anyone.page.inner_text("#swagger-ui")
+    assert "certification platform" in anyone.page.inner_text(".information-container")
+    assert requests and all(url.startswith(platform.base) for url in requests), requests
+    assert anyone.problems == []
