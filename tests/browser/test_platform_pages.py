@@ -74,8 +74,12 @@ class Session:
         page.wait_for_url(re.compile(r"/$"))
 
     def shot(self, name: str) -> None:
+        """A screenshot for people to look at, and a check that the page fits its 1280 px:
+        a wide table scrolls inside itself, never the page."""
         ARTIFACTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"platform-{name}.png"), full_page=True)
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280, f"{name}: the page is {width} px wide at 1280"
 
 
 def test_applicant_runs_and_certifier_certifies_in_the_browser(platform, browser, reference):
