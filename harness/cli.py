@@ -325,8 +325,10 @@ def worker_command(concurrency: int, name: str | None, **options: Any) -> None:
 @click.pass_context
 @handles_errors
 def demo(ctx: click.Context, out: Path) -> None:
-    """Start the reference chat target, run the bilingual starter suites against its safe
-    and unsafe policies, and show both verdicts."""
+    """Run the whole flow with nothing to set up: the reference chat target's safe and
+    unsafe policies through the bilingual starter suites, then the reference robot
+    controller's through the speed-and-separation and emergency-stop suites in the
+    simulated work cell; show the four verdicts and where the reports are."""
     from .demo import run_demo
 
     sys.exit(run_demo(_registry(ctx), out))

@@ -56,8 +56,11 @@ def run_demo(registry: Registry, out: Path) -> int:
                 target = out / "targets" / f"{name}-{policy}.yaml"
                 target.write_text(target_text(url, policy), encoding="utf-8")
                 console.rule(f"{name}, policy [bold]{policy}[/] at {url}")
-                outcome = run(RunRequest(target=str(target), suites=suites, profile=profile, out=out,
-                                         run_id=f"{name}-{policy}", progress="none"), registry)
+                # a spinner while it runs (shown on a terminal only): the robot parts
+                # simulate the work cell for 10-15 s with nothing else to show
+                with console.status(f"running {', '.join(suites)} against {name} ({policy})"):
+                    outcome = run(RunRequest(target=str(target), suites=suites, profile=profile, out=out,
+                                             run_id=f"{name}-{policy}", progress="none"), registry)
             assert outcome.report is not None
             summary(outcome.report, console)
             for path in outcome.paths:
@@ -67,5 +70,6 @@ def run_demo(registry: Registry, out: Path) -> int:
     for (name, policy), verdict in verdicts.items():
         mark = "as expected" if verdict == EXPECTED[policy] else f"[red]expected {EXPECTED[policy]}[/]"
         console.print(f"{name:16} policy {policy:7} -> {verdict:13} {mark}")
-    console.print(f"Reports and stores are under {out}/. Next: `harness run --help`, `harness list suites`.")
+    console.print(f"Reports and stores are under {out}/. Next: `uv run harness run --help`, "
+                  "`uv run harness list suites` (or activate .venv and drop `uv run`).")
     return 0 if all(verdict == EXPECTED[policy] for (_, policy), verdict in verdicts.items()) else 1

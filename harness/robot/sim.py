@@ -13,10 +13,30 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import pybullet as pb
 import pybullet_data
 
 from .robots import RobotModel
+
+
+def _quietly(fn: Any) -> Any:
+    """``fn()`` with the process's stderr (file descriptor 2) pointed at /dev/null:
+    PyBullet prints its build time there from C when it is imported, which would land
+    in a user's terminal between a run's lines. Only that import is silenced."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        return fn()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+pb = _quietly(lambda: __import__("pybullet"))
 
 DT = 1.0 / 240.0
 #: a position target is approached at (target - position) / POSITION_LAG_TICKS per tick: the
