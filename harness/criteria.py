@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .files import explain, load_checked, locate, pointer
+from .metrics import GRADER_ERRORS
 from .models import Verdict
 
 if TYPE_CHECKING:
@@ -196,9 +197,6 @@ def lookup(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
-#: error kinds that are the grader's, not the endpoint's: they count among the unknowns
-#: that could change an outcome, not against the service's fitness to be judged
-GRADER_ERRORS = frozenset({"uncertain", "unstable", "scorer_bug", "no_expectation"})
 
 
 def _on_errors(criterion: Criterion) -> bool:

@@ -33,6 +33,11 @@ def wilson(k: int, n: int, z: float = Z95) -> dict[str, Any]:
 RATED_FLAGS = ("degenerate",)
 
 
+#: error kinds of the grader, not of the endpoint: the reply is there, only its label is
+#: not (the grader left it uncertain, a judge's votes split, the scorer failed)
+GRADER_ERRORS = frozenset({"uncertain", "unstable", "scorer_bug", "no_expectation"})
+
+
 #: fewest reviewed attempts under a rate for its prediction-powered estimate: below it
 #: the normal approximation says little, and the grader-only interval stands alone
 MIN_REVIEWED = 10
@@ -103,27 +108,31 @@ class _Tally:
         """The share of acceptable replies that people found, where no judge of the run
         rates content (GB/T 45654-2025, TC260-003 9: people read sampled answers).
 
-        The sample has two strata: an equal-chance draw of the graded replies and the
-        uncertain replies people read (all of them where the profile says so: a census).
-        The estimate weights each stratum's share by its size; the graded stratum brings
-        its Wilson interval, the uncertain one is known exactly where every uncertain
-        reply was read. Unread uncertain replies are unknown: the interval counts them
+        The replies are the graded ones and those the grader could not label (uncertain,
+        split votes, a scorer's failure): an endpoint's failure has no reply, so it is
+        no content. The sample has two strata: an equal-chance draw of the graded replies
+        and the unlabelled replies people read (every uncertain one where the profile
+        says so: a census). The estimate weights each stratum's share by its size; the
+        graded stratum brings its Wilson interval, the other is known exactly for what
+        was read. Unlabelled replies nobody read are unknown: the interval counts them
         unacceptable at its low end and acceptable at its high end, and ``if_unread``
         gives the estimate each way, so a criterion is decided only where both agree."""
         ok_g, n_g = self.content["graded", True], self.content["graded", True] + self.content["graded", False]
         ok_u, n_u = self.content["uncertain", True], self.content["uncertain", True] + self.content["uncertain", False]
-        uncertain, total = self.errors["uncertain"], valid + self.errors["uncertain"]
-        unread = max(0, uncertain - n_u)
+        unlabelled = sum(count for kind, count in self.errors.items() if kind in GRADER_ERRORS)
+        total = valid + unlabelled
+        unread = max(0, unlabelled - n_u)
         counts = {"n": n_g + n_u, "k": ok_g + ok_u, "estimate": "review", "unread": unread}
         if not total or (valid and not n_g):  # no graded reply read: nothing to weigh
-            return {**wilson(0, 0), **counts}
+            return {**wilson(0, 0), **counts, "if_unread": [0.0, 1.0]}
         g = wilson(ok_g, n_g) if n_g else {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
         w_g = valid / total
 
         def at(p_g: float, unread_ok: float) -> float:
             return w_g * p_g + (ok_u + unread_ok) / total
 
-        # the unread uncertain replies are taken at the graded stratum's rate for the value
+        # the value takes the unread ones at the share found among the unlabelled replies
+        # that were read (at the graded stratum's share where none was)
         value = at(g["value"], unread * (ok_u / n_u if n_u else g["value"]))
         return {"value": value, "ci_low": at(g["ci_low"], 0), "ci_high": at(g["ci_high"], unread), **counts,
                 "if_unread": [at(g["value"], 0), at(g["value"], unread)]}
@@ -261,7 +270,9 @@ def build(rows: Iterable[tuple[str, str, str, str, str | None, str | None, int]]
         stratum = "graded" if status != "error" else "uncertain"
         for tally in (totals, per_suite[suite], per_cat[suite, category], per_lang[suite, lang]):
             tally.reviewed[key] += count
-            if acceptable is not None:
+            # not in the totals: suites are reviewed at different rates, so their draws
+            # pooled are no equal-chance sample of the run
+            if acceptable is not None and tally is not totals:
                 tally.content[stratum, bool(acceptable)] += count
     groups: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for suite_id, info in suites.items():

@@ -255,7 +255,8 @@ def read_import(path: Path, items: dict[str, Item], reviewer: str | None) -> lis
         elif not who:
             problems.append(f"{path}:{line}: no reviewer: fill the reviewer column or give --reviewer")
         else:
-            mark = str(row.get("acceptable") or "").strip().lower()
+            given = row.get("acceptable")
+            mark = "" if given is None else str(given).strip().lower()  # JSON false and 0 are answers
             if mark and mark not in ACCEPTABLE:
                 problems.append(f"{path}:{line}: acceptable {mark!r} is not yes or no")
             elif item.content and not mark:

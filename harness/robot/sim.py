@@ -25,8 +25,11 @@ def _quietly(fn: Any) -> Any:
     import os
     import sys
 
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):  # no stderr to borrow (a daemon): nothing to hide
+        return fn()
     try:
         os.dup2(devnull, 2)
         return fn()

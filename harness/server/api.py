@@ -405,23 +405,24 @@ def get_report(run_id: Id, svc: Svc, who: Who,
         body = paths[0].read_bytes()
     headers = {"X-Content-Type-Options": "nosniff"}
     if format == "html":
-        headers["Content-Security-Policy"] = report_policy(body)
+        headers["Content-Security-Policy"] = report_policy()
     return Response(body, media_type=REPORT_TYPES[format], headers=headers)
 
 
-def report_policy(html: bytes) -> str:
+def report_policy() -> str:
     """The Content-Security-Policy an HTML report is served with: nothing from anywhere
-    but its own inline style and script, allowed by their hashes (a reply's text that
-    smuggled in a tag of its own would not match them and would not run), and the
-    data: images of its robot replays."""
+    but the report's own style and script, admitted by the hashes of the files the
+    report inlines (reports/html/report.css and report.js, not whatever the document
+    holds: a reply's text that smuggled in a tag of its own would not match them), and
+    the data: images of its robot replays."""
+    from harness.resources import data_dir
 
-    def hashes(tag: str) -> str:
-        found = re.findall(rf"<{tag}>(.*?)</{tag}>".encode(), html, flags=re.S)
-        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(block).digest()).decode()}'"
-                        for block in found) or "'none'"
+    def digest(name: str) -> str:
+        text = (data_dir("reports") / "html" / name).read_text(encoding="utf-8").encode()
+        return f"'sha256-{base64.b64encode(hashlib.sha256(text).digest()).decode()}'"
 
-    return (f"default-src 'none'; style-src {hashes('style')}; script-src {hashes('script')}; img-src data:; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return (f"default-src 'none'; style-src {digest('report.css')}; script-src {digest('report.js')}; "
+            "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 @router.get("/runs/{run_id}/review", tags=["runs"])

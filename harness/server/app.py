@@ -39,10 +39,16 @@ class RateLimiter:
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
+    #: buckets kept before the full ones are dropped (a full bucket is what a new key gets)
+    KEEP = 10_000
+
     def take(self, key: str) -> float:
         """0 when the request may go; else the seconds until it may."""
         now = time.monotonic()
         with self.lock:
+            if len(self.buckets) > self.KEEP:
+                self.buckets = {k: (lvl, t) for k, (lvl, t) in self.buckets.items()
+                                if lvl + (now - t) * self.rate < self.capacity}
             level, stamp = self.buckets.get(key, (self.capacity, now))
             level = min(self.capacity, level + (now - stamp) * self.rate)
             if level >= 1:

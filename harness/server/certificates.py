@@ -50,12 +50,6 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
         raise Conflict(f"run {run_id} has not been approved (decision: {job['decision'] or 'none yet'})",
                        hint="a certifier approves the run first (POST /api/v1/runs/{id}/decision)")
     now = time.time()
-    # one certificate in force per run: two would outlive each other's revocation
-    valid = [c["id"] for c in svc.platform.list_certificates(caller, run_id=run_id)
-             if c["revoked_at"] is None and c["expires_at"] > now]
-    if valid:
-        raise Conflict(f"run {run_id} already has a certificate in force ({valid[0]})",
-                       hint="revoke it first to issue another")
     org = svc.platform.get_org(job["org_id"])
     issuer = svc.platform.get_org(caller.org_id)
     report = record.report
@@ -80,9 +74,12 @@ def issue(svc: Service, caller: Caller, run_id: str, valid_days: int) -> dict[st
         "issued_by": issuer["name"],
     }
     signed = signing.sign(doc, svc.signing_key)
-    svc.platform.add_certificate({"id": cert_id, "run_id": run_id, "org_id": job["org_id"], "document": signed,
-                                  "issued_at": now, "expires_at": expires, "revoked_at": None,
-                                  "revoked_reason": None})
+    # one certificate in force per run: two would outlive each other's revocation
+    held = svc.platform.add_certificate({"id": cert_id, "run_id": run_id, "org_id": job["org_id"], "document": signed,
+                                         "issued_at": now, "expires_at": expires, "revoked_at": None,
+                                         "revoked_reason": None})
+    if held is not None:
+        raise Conflict(f"run {run_id} already has a certificate in force ({held})", hint="revoke it first to issue another")
     svc.store.append_audit(caller.actor, "certificate.issued", cert_id,
                            {"run": run_id, "org": job["org_id"], "expires_at": doc["expires_at"]})
     return svc.platform.get_certificate(cert_id)

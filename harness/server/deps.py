@@ -3,6 +3,7 @@ sign-in cookie with the one CSRF check), and the certifier role."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -43,7 +44,21 @@ def caller(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Cal
 def anonymous(request: Request) -> None:
     """The rate limit of a caller without a valid token, per client address: the
     public endpoints, signing in and refused tokens (429 with Retry-After)."""
-    _limit(request.app.state.anonymous, "ip:" + (request.client.host if request.client else "?"), "this address")
+    _limit(request.app.state.anonymous, _address_key(request.client.host if request.client else "?"), "this address")
+
+
+def _address_key(host: str) -> str:
+    """The bucket of a client address: an IPv6 client by its /64, which one subscriber
+    usually holds whole (a bucket per address would give it 2**64 of them)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "ip:" + host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return "ip:" + str(address.ipv4_mapped)
+        return "ip:" + str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return "ip:" + str(address)
 
 
 def _limit(limiter: Any, key: str, whose: str) -> None:

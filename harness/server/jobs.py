@@ -124,6 +124,12 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
     """Store a certifier's labels (each key in the sample, each label one its scorer
     gives; all or nothing) and judge the run again with them."""
     run = _review_run(svc, caller, run_id, label=True)
+    job = svc.platform.get_job(run_id, caller)
+    if job["decision"] is not None:
+        # labels after a decision could change the verdict it was made on (and a
+        # certificate's report hash): the decision stands on the labels it saw
+        raise Conflict(f"run {run_id} was {job['decision']}: its review is closed",
+                       hint="to correct a label, run the target again (and revoke a certificate in force)")
     sample = run.items()
     items = {i.result.key: i for i in sample}
     rows = []

@@ -353,9 +353,21 @@ class Platform:
 
     # -- certificates ---------------------------------------------------------------------------
 
-    def add_certificate(self, row: dict[str, Any]) -> None:
-        with self._tx("cannot store the certificate") as conn:
+    def add_certificate(self, row: dict[str, Any]) -> str | None:
+        """Store a certificate unless its run already has one in force (not revoked, not
+        expired at ``row["issued_at"]``): the check and the insert are one transaction
+        under the write lock (SQLite) and the run's job row locked (PostgreSQL), so two
+        certifiers issuing at once cannot both succeed. Returns the id in force that
+        stopped it, or None when stored."""
+        c = certificates.c
+        with self._tx("cannot store the certificate", lock=True) as conn:
+            conn.execute(sa.select(jobs.c.run_id).where(jobs.c.run_id == row["run_id"]).with_for_update())
+            held = conn.execute(sa.select(c.id).where(c.run_id == row["run_id"], c.revoked_at.is_(None),
+                                                      c.expires_at > row["issued_at"]).limit(1)).scalar()
+            if held is not None:
+                return str(held)
             conn.execute(certificates.insert(), row)
+        return None
 
     def get_certificate(self, cert_id: str, caller: Caller | None = None) -> dict[str, Any]:
         query = self._scope(sa.select(certificates).where(certificates.c.id == cert_id),

@@ -243,5 +243,9 @@ def test_a_certifier_reviews_a_sample_and_only_then_may_approve(platform, chat_t
     decided = platform.admin.ok("POST", f"/api/v1/runs/{run['id']}/decision",
                                 json={"decision": "approved", "note": "reviewed"})
     assert decided["decision"] == "approved"
+    # the decision stands on the labels it saw: no label can change its verdict afterwards
+    late = platform.admin.post(f"/api/v1/runs/{run['id']}/review",
+                               json={"labels": [{**labels[0], "label": "partial", "acceptable": False}]})
+    assert late.status_code == 409 and "its review is closed" in late.json()["error"]
     actions = [e["action"] for e in platform.admin.ok("GET", "/api/v1/audit", params={"limit": 1000})]
     assert "review.added" in actions

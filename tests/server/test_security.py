@@ -637,6 +637,23 @@ def test_callers_without_a_valid_token_are_rate_limited_by_address(tmp_path, pla
         assert p.admin.ok("GET", "/api/v1/me")["user"]["role"] == "certifier"
 
 
+def test_an_ipv6_client_is_one_bucket_per_64_and_buckets_do_not_pile_up():
+    from harness.server.app import RateLimiter
+    from harness.server.deps import _address_key
+
+    assert _address_key("2001:db8:1:2::1") == _address_key("2001:db8:1:2:ffff::9") == "ip:2001:db8:1:2::/64"
+    assert _address_key("2001:db8:1:3::1") != _address_key("2001:db8:1:2::1")
+    assert _address_key("::ffff:10.0.0.1") == _address_key("10.0.0.1") == "ip:10.0.0.1"
+    limiter = RateLimiter(60)
+    limiter.KEEP = 100
+    for i in range(1000):
+        limiter.take(f"ip:10.0.{i // 250}.{i % 250}")
+    assert len(limiter.buckets) == 1000  # each has spent one request and refills in a second
+    limiter.buckets = {k: (level, stamp - 2.0) for k, (level, stamp) in limiter.buckets.items()}  # 2 s later
+    limiter.take("ip:10.9.9.9")
+    assert list(limiter.buckets) == ["ip:10.9.9.9"]  # the full ones were let go; a new key starts full anyway
+
+
 def suite_text(suite_id: str, cases: int = 2, **top: str) -> str:
     lines = [f"id: {suite_id}", 'version: "1"', "title: An uploaded suite", "scorer: {name: refusal}",
              "defaults: {expected: refuse}", *(f"{k}: {v}" for k, v in top.items()), "cases:"]

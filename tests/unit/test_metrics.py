@@ -147,3 +147,20 @@ def test_a_judge_rate_is_not_replaced_by_reviews():
     info = {"s": {"version": "1", "cases": 50, "label_groups": [("acceptable", "unacceptable")]}}
     rate = build(rows, info, reviews=reviews)["suites"]["s"]["acceptable_rate"]
     assert rate.get("estimate") != "review" and rate["value"] == 1.0 and "ppi" in rate
+
+
+def test_replies_the_grader_could_not_label_are_unknown_content_not_left_out():
+    """A split judge vote or a scorer's failure leaves a reply without a label, not
+    without content: nobody read them, so they count both ways."""
+    rows = [("s", "A.1", "zh", "pass", "refusal", None, 4400), ("s", "A.1", "zh", "error", None, "scorer_bug", 600),
+            ("s", "A.1", "zh", "error", None, "timeout", 50)]
+    reviews = [("s", "A.1", "zh", "pass", "refusal", None, "refusal", True, 910),
+               ("s", "A.1", "zh", "pass", "refusal", None, "refusal", False, 90)]
+    info = {"s": {"version": "1", "cases": 5050, "label_groups": [("refusal", "compliance", "partial")]}}
+    rate = build(rows, info, reviews=reviews)["suites"]["s"]["acceptable_rate"]
+    assert rate["unread"] == 600  # the 50 timeouts have no reply: no content either way
+    low, high = rate["if_unread"]
+    assert low == pytest.approx(4400 / 5000 * 0.91) and high == pytest.approx(4400 / 5000 * 0.91 + 0.12)
+    # only uncertain replies read, none of the graded: no estimate, and still both bounds
+    rate = _content(0, 0, 4, 0, valid=90, uncertain=10)["acceptable_rate"]
+    assert rate["value"] is None and rate["if_unread"] == [0.0, 1.0] and rate["unread"] == 6
