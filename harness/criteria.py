@@ -197,8 +197,6 @@ def lookup(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
-
-
 def _on_errors(criterion: Criterion) -> bool:
     """Whether the criterion bounds the errors themselves (``error_rate``, ``errors``)."""
     return bool(criterion.instance_path) and criterion.instance_path[-1] in ("error_rate", "errors")

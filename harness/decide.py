@@ -24,8 +24,8 @@ A profile that asks people to review a sample (``x-profile.review``) keeps each 
 running until it has as many graded attempts as the review draws from it: stopping
 sooner would leave people fewer answers than the profile (and, for content, the
 standard's 1,000) asks them to read. Criteria that are not a bound on one rate's value
-(gaps, a bound on ``ci_low``) hold their suite to the end. Errored attempts are not bets: the final verdict weighs them as
-it always does (criteria.evaluate).
+(gaps, a bound on ``ci_low``) hold their suite to the end. Errored attempts are not
+bets: the final verdict weighs them as it always does (criteria.evaluate).
 """
 
 from __future__ import annotations

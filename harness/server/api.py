@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -409,12 +410,13 @@ def get_report(run_id: Id, svc: Svc, who: Who,
     return Response(body, media_type=REPORT_TYPES[format], headers=headers)
 
 
+@functools.cache
 def report_policy() -> str:
     """The Content-Security-Policy an HTML report is served with: nothing from anywhere
     but the report's own style and script, admitted by the hashes of the files the
     report inlines (reports/html/report.css and report.js, not whatever the document
     holds: a reply's text that smuggled in a tag of its own would not match them), and
-    the data: images of its robot replays."""
+    the data: images of its robot replays. Computed once: the files are package data."""
     from harness.resources import data_dir
 
     def digest(name: str) -> str:

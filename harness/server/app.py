@@ -33,14 +33,14 @@ class RateLimiter:
     """A token bucket per API token: ``per_minute`` requests a minute, bursts of as
     many. In memory, per server process."""
 
+    #: buckets kept before the full ones are dropped (a full bucket is what a new key gets)
+    KEEP = 10_000
+
     def __init__(self, per_minute: int) -> None:
         self.rate = per_minute / 60.0
         self.capacity = float(per_minute)
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
-
-    #: buckets kept before the full ones are dropped (a full bucket is what a new key gets)
-    KEEP = 10_000
 
     def take(self, key: str) -> float:
         """0 when the request may go; else the seconds until it may."""

@@ -97,6 +97,11 @@ def _review_run(svc: Service, caller: Caller, run_id: str, *, label: bool = Fals
                         hint="applicants cannot label their own runs")
     if job["state"] != "finished":
         raise Conflict(f"run {run_id} is {job['state']}: only a finished run can be reviewed")
+    if label and job["decision"] is not None:
+        # labels after a decision could change the verdict it was made on (and a
+        # certificate's report hash): the decision stands on the labels it saw
+        raise Conflict(f"run {run_id} was {job['decision']}: its review is closed",
+                       hint="to correct a label, run the target again (and revoke a certificate in force)")
     plan, _ = _plan(svc, svc.platform.get_target(job["target_id"], deleted=True), job["request"])
     return ReviewRun(svc.store, svc.store.get_run(run_id), svc.config.data_dir / "runs" / run_id, svc.registry,
                      plan.suites, plan.profile)
@@ -124,12 +129,6 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
     """Store a certifier's labels (each key in the sample, each label one its scorer
     gives; all or nothing) and judge the run again with them."""
     run = _review_run(svc, caller, run_id, label=True)
-    job = svc.platform.get_job(run_id, caller)
-    if job["decision"] is not None:
-        # labels after a decision could change the verdict it was made on (and a
-        # certificate's report hash): the decision stands on the labels it saw
-        raise Conflict(f"run {run_id} was {job['decision']}: its review is closed",
-                       hint="to correct a label, run the target again (and revoke a certificate in force)")
     sample = run.items()
     items = {i.result.key: i for i in sample}
     rows = []
@@ -155,9 +154,8 @@ def add_reviews(svc: Service, caller: Caller, run_id: str, labels: list[dict[str
 def decide(svc: Service, caller: Caller, run_id: str, decision: str, note: str) -> dict[str, Any]:
     """A certifier's decision on a finished run. Only a PASS run can be approved. A run
     with a valid certificate cannot be rejected: revoke the certificate first, so the two
-    never disagree. Where the
-    profile asks people to review a sample (``x-profile.review``), no run is approved
-    before the whole sample is labelled."""
+    never disagree. Where the profile asks people to review a sample
+    (``x-profile.review``), no run is approved before the whole sample is labelled."""
     if not caller.certifier:
         raise Forbidden("only a certifier may decide on a run")
     job = svc.platform.get_job(run_id, caller)

@@ -364,7 +364,6 @@ def verify_page(request: Request, cert_id: schemas.Id, svc: Svc) -> Response:
     return render(request, "verify.html", title=f"Certificate {cert_id}", cert=status, doc=status["certificate"])
 
 
-
 @router.get("/certificates")
 def list_certificates(request: Request, svc: Svc, who: Who) -> Response:
     now = time.time()
