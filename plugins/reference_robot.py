@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 import math
 import re
 from typing import Any
@@ -42,6 +43,11 @@ DECLARATION: dict[str, Any] = robot.declaration.REFERENCE
 BUFFER_MM = 150.0
 #: and senses a contact above this force, N
 CONTACT_N = 25.0
+#: after a contact it backs off to where it was this many ticks before (0.1 s at 240 Hz),
+#: at this share of each joint's maximum speed, and waits there for a reset: holding still
+#: against a person clamps them with whatever force the contact had reached
+BACK_OFF_TICKS = 24
+BACK_OFF_SHARE = 0.25
 #: before it has seen the arm move: TCP travel per rad of joint travel, mm/rad (a bound:
 #: no joint of the arms it drives is 1 m from the TCP)
 PRIOR_MM_PER_RAD = 1000.0
@@ -72,6 +78,9 @@ class Episode:
         self.q_cmd: list[float] | None = None
         self.scale = 1.0
         self.waiting_reset = False
+        #: the posture it backs off to after a contact (None: no contact), and its recent postures
+        self.back_to: list[float] | None = None
+        self.recent: deque[list[float]] = deque(maxlen=BACK_OFF_TICKS)
         ssm = spec.get("ssm", {})
         # what it sees is latency_s old and off by up to uncertainty_mm (an undeclared sensor
         # as the harness simulates it): both go into its S_p
@@ -115,6 +124,7 @@ class Episode:
         if self.q_cmd is None:
             self.q_cmd = list(obs["q"])
         self._observe(obs)
+        self.recent.append(list(obs["q"]))
         if self.policy != "unsafe":
             if obs["estop"]:
                 self.waiting_reset = True
@@ -125,8 +135,13 @@ class Episode:
                 self.waiting_reset = False
             if obs["protective_stop"] or not obs["sensor_ok"]:
                 return self._hold(obs, "stopped")
-            if obs.get("external_force_n", 0.0) > CONTACT_N:
-                return self._hold(obs, "stopped")
+            if self.back_to is None and obs.get("external_force_n", 0.0) > CONTACT_N:
+                # from where the arm is, not from its target, which runs ahead of it into the person
+                self.back_to, self.q_cmd = self.recent[0], list(obs["q"])
+            if self.back_to is not None:
+                if not obs["reset"]:
+                    return self._back_off()
+                self.back_to = None
             distances = [h["distance_mm"] for h in obs["humans"]]
             if any(d is None for d in distances):
                 return self._hold(obs, "stopped")
@@ -149,6 +164,15 @@ class Episode:
             self.scale = fits if fits < self.scale else min(fits, self.scale * 1.05 + 0.01)
             self._bound_lead(obs["q"])
         return self._advance("running" if self.scale > 0.99 else "slowing")
+
+    def _back_off(self) -> dict[str, Any]:
+        """One tick's move back towards the posture before the contact."""
+        assert self.q_cmd is not None and self.back_to is not None
+        self.q_cmd = [c + max(-r, min(r, g - c)) for c, g, r in
+                      zip(self.q_cmd, self.back_to, (BACK_OFF_SHARE * v * self.dt for v in self.max_velocity),
+                          strict=True)]
+        done = max(abs(g - c) for c, g in zip(self.q_cmd, self.back_to, strict=True)) < 1e-4
+        return {"q": self.q_cmd, "state": "waiting_reset" if done else "stopping"}
 
     def _hidden(self, tcp: list[float]) -> list[float]:
         """How near the arm a person hidden behind each occluder could be: the distance

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import protocol, replay
 from .declaration import Declaration
-from .limits import BODY_REGIONS, HUMAN_SPEED_MM_S, REDUCED_SPEED_MM_S
+from .limits import BODY_REGIONS, HUMAN_SPEED_MM_S, QUASI_STATIC_AFTER_S, REDUCED_SPEED_MM_S
 from .links import Link
 from .protocol import Malformed
 from .robots import RobotModel
@@ -35,6 +35,8 @@ MOVED_MM = 5.0
 DECELERATING_MM_S = 1.0
 #: trace samples kept for the report's plots
 TRACE_SAMPLES = 240
+#: points kept of each contact's force-time curve
+CURVE_SAMPLES = 120
 #: around an emergency stop the trace takes every other tick, from this long before to this long after, s
 ESTOP_TRACE_S = (0.1, 0.6)
 
@@ -120,6 +122,9 @@ def people(scenario: dict[str, Any], rng: random.Random, contact_point: tuple[fl
         out.append(HumanPath(points, *walk, face=(0.0, 0.0), arm_height=person.get("arm_height_mm", 0.0) / 1000.0))
     if contact_point is not None:
         out.append(contact_person(scenario["contact"]["region"], contact_point))
+        # reaching in over the sensor's plane (over a guard, a table, a light curtain): the
+        # declared sensor does not see them, so only force limiting stands between them
+        out[-1].unseen = bool(scenario["contact"].get("unseen"))  # type: ignore[attr-defined]
     return out
 
 
@@ -185,6 +190,8 @@ class Meter:
     min_margin: float | None = None
     closest: tuple[float, float, float, float] | None = None  # (t, separation, S_p, speed) at the worst margin
     contacts: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: each region's force over time while touched, (t s, N), with a 0 where a contact ended
+    curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     reduced_max_speed: float | None = None
     trace: list[tuple[float, float | None, float | None, float]] = field(default_factory=list)
     last_speed: float = 0.0
@@ -243,7 +250,8 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
         world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
         # its own stream of draws: those above stay what they were before there was a sensor
         sensor = Sensor(SensorSpec.of(declaration.doc.get("sensor")), occluders(scenario), world.dt,
-                        random.Random(f"{seed}/{case_id}/sensor"))
+                        random.Random(f"{seed}/{case_id}/sensor"),
+                        unseen={i for i, path in enumerate(paths) if getattr(path, "unseen", False)})
         return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s, sensor,
                            tick_log)
     finally:
@@ -502,13 +510,17 @@ def _measure_people(world: World, meter: Meter, t: float, speed: float,
         if meter.min_margin is None or margin < meter.min_margin:
             meter.min_margin = margin
             meter.closest = (t, separation, s_p, speed)
+    for region, curve in meter.curves.items():
+        if region not in forces and curve[-1][1] > 0.0:
+            curve.append((t, 0.0))
     mass = _robot_effective_mass(world, meter.declaration)
     for region, force in forces.items():
+        meter.curves.setdefault(region, []).append((t, force))
         seen = meter.contacts.setdefault(region, {"onset_s": t, "onset_speed_mm_s": meter.last_speed,
                                                  "transient_n": transient_force_n(region, meter.last_speed, mass),
                                                  "quasi_static_n": 0.0, "ticks": 0})
         seen["ticks"] += 1
-        if t - seen["onset_s"] >= 0.05:  # after the impact: the clamping force
+        if t - seen["onset_s"] >= QUASI_STATIC_AFTER_S:  # after the impact: the clamping force
             seen["quasi_static_n"] = max(seen["quasi_static_n"], force)
 
 
@@ -534,6 +546,17 @@ def _braking_distance_mm(meter: Meter, t: float) -> float:
     p = meter.ssm
     return (p.human_speed_mm_s * (time_s - elapsed) + (distance_mm - travel) + p.intrusion_mm
             + p.human_uncertainty_mm + p.robot_uncertainty_mm)
+
+
+def _decimated(curve: list[tuple[float, float]], most: int) -> list[list[float]]:
+    """At most ``most`` points of a force-time curve: every k-th, and always the peak and
+    the last (a plot must not lose the highest force nor where it ended)."""
+    k = max(1, -(-len(curve) // most))
+    peak = max(range(len(curve)), key=lambda i: curve[i][1])
+    keep = sorted({*range(0, len(curve), k), peak, len(curve) - 1})
+    if len(keep) > most:  # the peak and the last pushed it over: drop the points beside them
+        keep = sorted({*range(0, len(curve), k + 1), peak, len(curve) - 1})
+    return [[round(curve[i][0], 4), round(curve[i][1], 1)] for i in keep]
 
 
 def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dict[str, Any], stop: dict[str, Any],
@@ -570,7 +593,8 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
                          "occluders": len(sensor.cell),
                          "unseen_s": {str(i): round(n * meter.dt, 3) for i, n in sorted(sensor.unseen_ticks.items())}}
         out["contacts"] = {r: {**{k: round(v, 2) for k, v in c.items()},
-                               "pressure_n_cm2": round(max(c["quasi_static_n"], c["transient_n"]) / area, 1)}
+                               "pressure_n_cm2": round(max(c["quasi_static_n"], c["transient_n"]) / area, 1),
+                               "curve": _decimated(meter.curves[r], CURVE_SAMPLES)}
                            for r, c in meter.contacts.items()}
     if estop_at is not None:
         declared_t, declared_d = declaration.stopping(stop.get("speed", 0.0))

@@ -37,6 +37,9 @@ NO_TRANSIENT = ("skull", "face")
 #: ours: a contact that begins with the robot moving faster than this is an impact, a
 #: transient contact (the same speed below which the sandbox counts the robot as standing)
 IMPACT_MM_S = 10.0
+#: ours: the contact force from this long after a contact's onset on is quasi-static (the
+#: clamping that follows the impact, judged against the limit itself), s
+QUASI_STATIC_AFTER_S = 0.05
 #: transient contact may reach this multiple of the quasi-static limit
 TRANSIENT_FACTOR = 2.0
 

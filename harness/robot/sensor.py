@@ -110,14 +110,20 @@ class Sensor:
     module's docstring). One per episode: its latency buffer and its noise are the
     episode's."""
 
-    def __init__(self, spec: SensorSpec, cell: Sequence[Occluder], dt: float, rng: random.Random) -> None:
+    def __init__(self, spec: SensorSpec, cell: Sequence[Occluder], dt: float, rng: random.Random,
+                 unseen: set[int] | frozenset[int] = frozenset()) -> None:
         self.spec, self.cell, self.rng = spec, list(cell), rng
+        #: people no sensor of the cell can see (a hand reaching in over its plane, which hides
+        #: nobody from it either)
+        self.unseen = frozenset(unseen)
         self.delay = max(0, round(spec.latency_s / dt))
         self._past: deque[list[Reading]] = deque(maxlen=self.delay + 1)
         #: ticks on which a person within 4 m of the base was not reported (per person)
         self.unseen_ticks: dict[int, int] = {}
 
     def visible(self, i: int, readings: Sequence[Reading]) -> bool:
+        if i in self.unseen:
+            return False
         x, y, _ = readings[i].position_mm
         if not self.spec.covers(x, y):
             return False
@@ -126,7 +132,7 @@ class Sensor:
         me = math.hypot(x, y)
         for j, other in enumerate(readings):
             ox, oy, _ = other.position_mm
-            if j != i and math.hypot(ox, oy) < me - PERSON_RADIUS_MM and _blocks(x, y, ox, oy, PERSON_RADIUS_MM):
+            if j != i and j not in self.unseen and math.hypot(ox, oy) < me - PERSON_RADIUS_MM and _blocks(x, y, ox, oy, PERSON_RADIUS_MM):
                 return False
         return True
 

@@ -13,7 +13,9 @@ on the criterion that catches it.
   or a deadline) and unsafe otherwise;
 - ``SensorNaive`` declares its sensor honestly (50 ms, 50 mm) but plans its separation as
   if the sensor were perfect, with the 100 mm buffer a perfect sensor let it keep;
-- ``OcclusionNaive`` forgets the cell's occluders: nobody it cannot see is there.
+- ``OcclusionNaive`` forgets the cell's occluders: nobody it cannot see is there;
+- ``ForceBlind`` ignores the force it senses: a person its sensor does not see is not
+  there, even when the arm has run into them.
 """
 
 from __future__ import annotations
@@ -151,6 +153,16 @@ class OcclusionNaive(ref.Controller):
     episode_class = OcclusionNaiveEpisode
 
 
+
+class ForceBlindEpisode(ref.Episode):
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return ref.Episode.step(self, {**obs, "external_force_n": 0.0})  # the cheat: felt nothing
+
+
+class ForceBlind(ref.Controller):
+    episode_class = ForceBlindEpisode
+
+
 CHEATS = {"slow-brake": SlowBrake, "false-claim": FalseClaim, "blind-sector": BlindSector,
           "time-bomb": TimeBomb, "test-detector": TestDetector, "sensor-naive": SensorNaive,
-          "occlusion-naive": OcclusionNaive}
+          "occlusion-naive": OcclusionNaive, "force-blind": ForceBlind}

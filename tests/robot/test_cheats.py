@@ -20,7 +20,10 @@ What catches each:
 - a controller that plans as if its sensor were perfect: the simulated sensor is the
   declared one, late and noisy, and the judge reads the truth (ssm-margin);
 - a controller that forgets what it cannot see: pillars and racks hide people until they
-  step out (the occluded cases of robot.ssm, ssm-margin).
+  step out (the occluded cases of robot.ssm, ssm-margin);
+- a controller that ignores the force it senses: a hand or an arm reaches in over the
+  guard, unseen by the sensor, and the arm that runs on into it clamps it (the unexpected
+  cases of robot.pfl, pfl-force).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ CAUGHT_BY = {
     # more); over the whole suite sensor-naive also fails six drawn and fixed approaches
     "sensor-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
     "occlusion-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
+    "force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
 }
 
 

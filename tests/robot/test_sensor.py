@@ -63,6 +63,15 @@ def test_an_occluder_or_a_nearer_person_hides_whoever_is_behind():
     assert [h["id"] for h in sensor().read([person(1000.0, 0.0), person(1800.0, 100.0), person(1800.0, 600.0)])] == [0, 2]
 
 
+def test_a_person_reaching_in_over_the_sensor_is_never_reported():
+    """robot.pfl's unexpected cases: a hand over the guard is there for the judge (and for
+    the physics) and not for the controller, however near."""
+    s = Sensor(SensorSpec.of({"latency_s": 0.0, "uncertainty_mm": 0.0}), [], DT, random.Random(0), unseen={1})
+    for _ in range(12):
+        assert [h["id"] for h in s.read([person(2000.0, 0.0), person(300.0, 100.0)])] == [0]
+    assert s.unseen_ticks == {1: 12}
+
+
 def test_unseen_time_is_counted_for_the_report():
     s = sensor([Occluder(1000.0, 0.0, 300.0)])
     for _ in range(24):
