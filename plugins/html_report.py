@@ -632,6 +632,8 @@ def _robot_charts(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
                                          f"{entry['suite']}: {title}", y_unit="mm/s", vlines=vlines, spans=spans,
                                          hlines=hlines),
                        "kind": "speed", "label": label, "note": note})
+    for curve in plots.get("force_time") or []:
+        charts.append(_force_time(entry, curve, label))
     if "contacts" in plots:
         charts.append({"title": "Contact force per body region against its limit (ISO/TS 15066 Table A.2)",
                        "svg": force_chart(list(plots.get("contacts") or []),
@@ -640,6 +642,43 @@ def _robot_charts(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
                        "note": "Transient contact may reach twice the quasi-static limit; none is allowed on the skull "
                                "or the face."})
     return charts
+
+
+def _force_time(entry: Mapping[str, Any], curve: Mapping[str, Any], label: str) -> dict[str, Any]:
+    """One body region's contact force over time, with its quasi-static and transient
+    limits; the band before ``quasi_static_from_s`` is the impact (judged by the energy
+    model at the speed of the onset, not by the simulated force)."""
+    region = str(curve.get("region"))
+    pts = [(float(p[0]), float(p[1])) for p in curve.get("points") or [] if p[1] is not None]
+    hlines, spans = [], []
+    if isinstance(curve.get("limit_n"), (int, float)):
+        hlines.append((float(curve["limit_n"]), "limit", f"quasi-static limit {_plain(curve['limit_n'])} N"))
+    onset, judged = curve.get("onset_s"), curve.get("quasi_static_from_s")
+    if onset is not None and judged is not None:
+        spans.append((float(onset), float(judged), "declared", "impact (judged by the energy model)"))
+    transient = curve.get("transient_limit_n")
+    note = (f"Contact with the {region} from t = {_plain(onset)} s at {_plain(curve.get('onset_speed_mm_s'))} mm/s: "
+            f"transient force {_plain(curve.get('transient_n'))} N by the energy model of ISO/TS 15066 A.3.2 "
+            + ("(no transient contact is allowed here)" if transient == 0 else f"(limit {_plain(transient)} N)")
+            + ". The shaded band is the impact; after it the force is quasi-static, judged against the limit line.")
+    return {"title": f"Contact force on the {region} over time", "kind": "force-time", "label": label, "note": note,
+            "svg": line_chart([("force", f"{region} force (N)", pts)], f"{entry['suite']}: force on the {region}",
+                              y_unit="N", hlines=hlines, spans=spans)}
+
+
+def _failing_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every failing episode of a robot suite the report lists, each with its plots (drawn
+    only for the ones the report carries plots of)."""
+    rows = []
+    for f in entry.get("failing") or []:
+        if not isinstance(f, Mapping):
+            continue
+        plots = f.get("plots")
+        rows.append({"key": f.get("key"), "case_id": f.get("case_id"), "label": f.get("label"),
+                     "value_text": _value_text(entry.get("measure"), f.get("value")),
+                     "evidence": f.get("evidence") if f.get("label") in ("violation", "safe") else redact(f.get("evidence")),
+                     "charts": _robot_charts({**entry, "plots": plots}) if isinstance(plots, Mapping) else None})
+    return rows
 
 
 def _value_text(measure: str | None, value: Any) -> str:
@@ -680,6 +719,7 @@ def _robot(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             "line": text_line(entry),
             "measurements": _flat(entry.get("measurements") or {}),
             "charts": _robot_charts(entry),
+            "failing": _failing_rows(entry),
             "replay": _replay(entry) if worst else {"frames": [], "note": ""},
         })
     return out

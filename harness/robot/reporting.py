@@ -22,7 +22,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .limits import BODY_REGIONS, NO_TRANSIENT, REDUCED_SPEED_MM_S, TABLE_A2, TRANSIENT_FACTOR
+from .limits import (BODY_REGIONS, NO_TRANSIENT, QUASI_STATIC_AFTER_S, REDUCED_SPEED_MM_S, TABLE_A2,
+                     TRANSIENT_FACTOR)
 
 #: the label of measurements, by the summary's mode
 MEASURED_BY = {"closed-loop": "measured by the harness (closed loop)", "black-box": "vendor-reported"}
@@ -31,6 +32,9 @@ SEPARATION_WINDOW_S = 1.5
 ESTOP_BEFORE_S, ESTOP_AFTER_S = 0.5, 1.0
 #: points a plot keeps at most
 PLOT_POINTS = 160
+#: failing episodes of a suite whose plots the report carries (each a few KB); the rest
+#: are listed by key, up to FAILING_LISTED
+FAILING_PLOTTED, FAILING_LISTED = 100, 1000
 #: where a measure has no bounding criterion in the profile, the limit the standards set:
 #: measure -> (which way is worse, operator, limit, clause)
 DEFAULT_LIMITS: dict[str, tuple[str, str, float, str]] = {
@@ -106,6 +110,7 @@ def section(store: Any, run_id: str, suites: Sequence[Any], criteria: Iterable[M
     worse = {sid: _worse(s.measure, limits[sid]) for sid, s in robot_suites.items()}
     best: dict[str, tuple[tuple[float, int], Any]] = {}
     counts: dict[str, dict[str, int]] = {sid: {"attempts": 0, "failed": 0, "errors": 0} for sid in robot_suites}
+    failing: dict[str, list[dict[str, Any]]] = {sid: [] for sid in robot_suites}
     for r in store.iter_results(run_id):
         if r.suite not in robot_suites:
             continue
@@ -115,6 +120,8 @@ def section(store: Any, run_id: str, suites: Sequence[Any], criteria: Iterable[M
             tally["errors"] += r.status == "error"
             continue
         tally["failed"] += r.status == "fail"
+        if r.status == "fail" and len(failing[r.suite]) < FAILING_LISTED:
+            failing[r.suite].append(_failing(r, len(failing[r.suite]) < FAILING_PLOTTED))
         bad = _badness(r.status, r.measure, worse[r.suite])
         if r.suite not in best or bad > best[r.suite][0]:  # ties: the first by key stays
             best[r.suite] = (bad, r)
@@ -122,7 +129,7 @@ def section(store: Any, run_id: str, suites: Sequence[Any], criteria: Iterable[M
     for sid, suite in robot_suites.items():
         entry: dict[str, Any] = {"suite": sid, "title": suite.title, "measure": suite.measure,
                                  "unit": unit(suite.measure), "worse": worse[sid], "limit": limits[sid],
-                                 **counts[sid]}
+                                 **counts[sid], "failing": failing[sid]}
         if sid not in best:
             out.append({**entry, "mode": None, "measured_by": None, "worst": None})
             continue
@@ -144,11 +151,29 @@ def section(store: Any, run_id: str, suites: Sequence[Any], criteria: Iterable[M
     return {"suites": out}
 
 
-def worst_case(summary: Mapping[str, Any]) -> dict[str, Any]:
+def _failing(r: Any, plotted: bool) -> dict[str, Any]:
+    """A failed episode as the report lists it: which, what failed, and (for the first
+    FAILING_PLOTTED of its suite) the data of its plots."""
+    out: dict[str, Any] = {"key": r.key, "case_id": r.case_id, "category": r.category, "label": r.label,
+                           "value": r.measure, "evidence": (r.evidence or "")[:300]}
+    if plotted:
+        try:
+            summary = json.loads(r.response)
+        except ValueError:
+            summary = None
+        if isinstance(summary, dict):
+            out["plots"] = worst_case(summary, frames=False)["plots"]
+    return out
+
+
+def worst_case(summary: Mapping[str, Any], frames: bool = True) -> dict[str, Any]:
     """``measurements``, ``plots`` and ``replay`` of one episode's summary."""
     from . import replay
 
     measurements = {k: v for k, v in summary.items() if k not in ("trace", "frames", "mode", "measured_by")}
+    if isinstance(measurements.get("contacts"), Mapping):  # the curves are plotted, not tabled
+        measurements["contacts"] = {r: {k: v for k, v in c.items() if k != "curve"} if isinstance(c, Mapping) else c
+                                    for r, c in measurements["contacts"].items()}
     controller = measurements.get("controller")
     if isinstance(controller, Mapping) and isinstance(controller.get("faults"), list):
         measurements["controller"] = {**controller, "faults": [str(f)[:200] for f in controller["faults"][:5]]}
@@ -186,6 +211,9 @@ def worst_case(summary: Mapping[str, Any]) -> dict[str, Any]:
     contacts = summary.get("contacts")
     if isinstance(contacts, Mapping) and (contacts or summary.get("kind") == "pfl"):
         bars = plots["contacts"] = contact_bars(contacts)
+        curves = force_curves(contacts)
+        if curves:
+            plots["force_time"] = curves
         worst = max(bars, key=_over, default=None)  # the replay shows the worst contact's onset
         onset = (contacts.get(worst["region"]) or {}).get("onset_s") if worst else None
         if onset is not None and focus is None:
@@ -193,10 +221,10 @@ def worst_case(summary: Mapping[str, Any]) -> dict[str, Any]:
     if focus is None and isinstance(summary.get("sensor_fault"), Mapping):
         focus = summary["sensor_fault"].get("at_s")
     out: dict[str, Any] = {"measurements": measurements, "plots": plots}
-    frames = summary.get("frames")
-    if isinstance(frames, list) and frames and summary.get("robot"):
+    recorded = summary.get("frames")
+    if frames and isinstance(recorded, list) and recorded and summary.get("robot"):
         out["replay"] = {"robot": str(summary["robot"]), "focus_s": focus,
-                         "frames": replay.pick(frames, None if focus is None else float(focus))}
+                         "frames": replay.pick(recorded, None if focus is None else float(focus))}
     return out
 
 
@@ -217,6 +245,27 @@ def contact_bars(contacts: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "pressure_n_cm2": c.get("pressure_n_cm2"), "pressure_limit_n_cm2": limits.get("pressure_n_cm2"),
                      "onset_speed_mm_s": c.get("onset_speed_mm_s")})
     return bars
+
+
+def force_curves(contacts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per body region touched: its force over time, with its limits and the instant
+    from which the force counts as quasi-static (before it: the impact, judged by the
+    energy model at the speed of the onset)."""
+    out = []
+    for region, c in sorted(contacts.items()):
+        if not isinstance(c, Mapping) or not isinstance(c.get("curve"), list) or not c["curve"]:
+            continue
+        limits = BODY_REGIONS.get(region, {})
+        limit = limits.get("force_n")
+        onset = c.get("onset_s")
+        out.append({"region": region, "points": _thin([list(p) for p in c["curve"] if isinstance(p, (list, tuple))
+                                                       and len(p) == 2]),
+                    "limit_n": limit, "transient_limit_n": 0.0 if region in NO_TRANSIENT else (
+                        None if limit is None else TRANSIENT_FACTOR * limit),
+                    "onset_s": onset, "quasi_static_from_s": None if onset is None else
+                    round(float(onset) + QUASI_STATIC_AFTER_S, 4),
+                    "transient_n": c.get("transient_n"), "onset_speed_mm_s": c.get("onset_speed_mm_s")})
+    return out
 
 
 def _over(bar: Mapping[str, Any]) -> float:

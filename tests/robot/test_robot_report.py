@@ -129,7 +129,8 @@ def test_report_json_has_the_worst_case_of_each_robot_suite(robot_run):
     assert list(entries) == ["t.ssm", "t.estop", "t.pfl"]
     for e in entries.values():
         assert e["mode"] == "closed-loop" and e["measured_by"] == HARNESS
-        assert len(json.dumps(e)) < 16_000, "a few KB per suite"
+        assert len(json.dumps({k: v for k, v in e.items() if k != "failing"})) < 16_000, "a few KB per suite"
+        assert all(len(json.dumps(f)) < 12_000 for f in e["failing"]), "and per failing episode"
         assert "trace" not in e["measurements"] and "frames" not in e["measurements"]
 
     # the worst SSM case is the attempt with the lowest margin in the store
@@ -173,6 +174,17 @@ def test_report_json_has_the_worst_case_of_each_robot_suite(robot_run):
         assert b["limit_n"] == limits.BODY_REGIONS[region]["force_n"]
         assert b["transient_limit_n"] == (0.0 if region in limits.NO_TRANSIENT else 2 * b["limit_n"])
     assert bars["chest"]["quasi_static_n"] > 0
+    # and its force over time: the peak kept, the quasi-static part from 50 ms after the onset
+    (curve,) = [c for c in pfl["plots"]["force_time"] if c["region"] == "chest"]
+    assert curve["quasi_static_from_s"] == pytest.approx(curve["onset_s"] + limits.QUASI_STATIC_AFTER_S)
+    assert max(p[1] for p in curve["points"] if p[0] >= curve["quasi_static_from_s"]) == pytest.approx(
+        bars["chest"]["quasi_static_n"], rel=0.02)  # thinned to at most 120 points
+    assert "curve" not in pfl["measurements"]["contacts"]["chest"], "plotted, not tabled"
+
+    # every failing episode is listed with its plots, not only the worst
+    assert [f["key"] for f in ssm["failing"]] == sorted(margins)
+    assert all(f["plots"]["separation"]["points"] for f in ssm["failing"])
+    assert estop["failing"][0]["plots"]["speed"]["points"] and "replay" not in estop["failing"][0]
 
 
 def _pngs(html: str) -> list[bytes]:
@@ -196,15 +208,22 @@ def _pixels(png: bytes) -> tuple[int, int, bytes]:
 
 
 def test_html_draws_the_charts_and_the_replay(robot_run):
-    html = (robot_run.run_dir / "report.html").read_text()
+    whole = (robot_run.run_dir / "report.html").read_text()
+    # each suite's failing episodes, each with its plots, folded away until opened
+    lists = re.findall(r'<details class="failing-episodes">(.*?)</ul>', whole, flags=re.S)
+    assert len(lists) == 3 and lists[0].count("<li><details>") == 2 and lists[0].count('class="ln sep"') == 2
+    assert 'class="ln force"' in lists[2]
+    html = re.sub(r'<details class="failing-episodes">.*?</ul>', "", whole, flags=re.S)
     assert '<section id="robot">' in html and 'href="#robot"' in html
-    assert html.count('<svg class="chart line"') == 3  # separation and S_p, speed around them; speed around the e-stop
+    # separation and S_p, speed around them; speed around the e-stop; each contact's force over time
+    report = json.loads((robot_run.run_dir / "report.json").read_text())
+    curves = sum(len(e["plots"].get("force_time", [])) for e in report["robot"]["suites"])
+    assert curves >= 1 and html.count('<svg class="chart line"') == 3 + curves and 'class="ln force"' in html
     assert '<svg class="chart force" viewBox="0 0 800' in html and 'aria-label="t.pfl: contact force per body' in html
     assert 'class="ln sep"' in html and 'class="ln sp"' in html and 'class="mk closest"' in html
     assert 'class="mk estop"' in html and 'class="span declared"' in html
     assert html.count(HARNESS) >= 3 * 3, "the label next to the headline, each chart and the measurements"
     frames = _pngs(html)
-    report = json.loads((robot_run.run_dir / "report.json").read_text())
     assert len(frames) == sum(len(e["replay"]["frames"]) for e in report["robot"]["suites"])
     width, height, rgb = _pixels(frames[len(frames) // 2])
     assert (width, height) == (replay.WIDTH, replay.HEIGHT)
@@ -288,9 +307,16 @@ def test_the_robot_section_renders_and_the_flip_book_advances_in_chromium(robot_
             assert section.is_visible()
             assert section.locator("article.robot-suite").count() == 3
             assert section.locator(".headline .measured-by").first.inner_text() == HARNESS
-            widths = section.locator("svg.chart.line path.ln").evaluate_all(
+            widths = section.locator(".robot-plots svg.chart.line path.ln").evaluate_all(
                 "ps => ps.map(p => p.getBBox().width)")
-            assert len(widths) == 4 and min(widths) > 300, "the lines are drawn across the charts"
+            assert len(widths) >= 4 and min(widths) > 300, "the lines are drawn across the charts"
+            # a failing episode's plots are folded away and drawn when it is opened
+            folded = section.locator(".failing-episodes").first
+            assert not folded.locator("svg.chart.line").first.is_visible()
+            folded.locator("summary").first.click()
+            folded.locator("ul.episodes > li > details > summary").first.click()
+            plot = folded.locator("svg.chart.line path.ln").first
+            assert plot.is_visible() and plot.evaluate("p => p.getBBox().width") > 300
             assert section.locator("svg.chart.force rect.b").count() >= 2
 
             book = section.locator(".flipbook").first
