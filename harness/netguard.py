@@ -188,14 +188,31 @@ async def check_url(url: str, policy: AddressPolicy, *,
     """The load-time check of a target's ``base_url``/``url``: resolve its host and
     refuse it as :func:`resolve_checked` does. An unresolvable name is a
     ``TargetError(kind="connect")``; the transport checks again at connect time."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"{url!r} is not an http(s) URL with a host", kind="malformed")
+    host, port = _host_port(url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return await resolve_checked(host, port, policy, resolver=resolver)
+    except OSError as exc:
+        raise TargetError(f"cannot resolve {host}: {exc}", kind="connect") from exc
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise TargetError(f"{url!r} is not an http(s) or ws(s) URL with a host", kind="malformed")
+    try:
+        return parts.hostname, parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     except ValueError as exc:
         raise TargetError(f"{url!r} has an invalid port: {exc}", kind="malformed") from exc
-    try:
-        return await resolve_checked(parts.hostname, port, policy, resolver=resolver)
-    except OSError as exc:
-        raise TargetError(f"cannot resolve {parts.hostname}: {exc}", kind="connect") from exc
+
+
+async def pinned(url: str, policy: AddressPolicy | None) -> dict[str, Any]:
+    """What a WebSocket connection to ``url`` passes to the event loop's
+    ``create_connection`` (``websockets``' ``connect(url, **pinned)``): with a policy, the
+    first checked address of its host, by number, so the connection goes where the check
+    looked (the HTTP transport does the same per connection); without one, nothing."""
+    if policy is None:
+        return {}
+    host, port = _host_port(url)
+    family, sockaddr = (await resolve_checked(host, port, policy))[0]
+    tls = urlsplit(url).scheme == "wss"
+    return {"host": sockaddr[0], "port": port, "family": family, **({"server_hostname": host} if tls else {})}

@@ -112,6 +112,13 @@ def make_client(target: Target, policy: AddressPolicy | None = None) -> httpx.As
     )
 
 
+def policy_of(client: Any) -> AddressPolicy | None:
+    """The address policy of a client made by :func:`make_client` (None outside the
+    service): what a connector's own connections, such as a WebSocket, are checked
+    against too."""
+    return getattr(getattr(client, "_transport", None), "policy", None)  # httpx keeps its transport there
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:

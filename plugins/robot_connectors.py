@@ -61,7 +61,8 @@ class RobotController:
 
     def _link(self) -> Any:
         links = robot.links
-        return links.WsLink(self.base) if self.websocket else links.HttpLink(self.base, self.client)
+        return (links.WsLink(self.base, client=self.client) if self.websocket
+                else links.HttpLink(self.base, self.client))
 
     async def _info(self, link: Any) -> dict[str, Any]:
         """GET /v1/info: nothing there is a ``connect`` error, a wrong answer ``malformed``."""

@@ -49,7 +49,13 @@ async def run(client: Any, base: str, model: RobotModel, declaration: Declaratio
     waypoints = task_waypoints(scenario["task"], model)
     events = sorted(scenario.get("events", []), key=lambda e: e["at_s"])
     out: dict[str, Any] = {"kind": scenario["kind"], "mode": "black-box", "measured_by": "vendor-reported"}
-    async with connect(url, max_size=protocol.MAX_MESSAGE_BYTES, open_timeout=10) as telemetry:
+    from harness.netguard import pinned
+    from harness.targets import policy_of
+
+    # to the address the service's policy checked (as every HTTP request to the robot is),
+    # never through a proxy from the environment
+    async with connect(url, max_size=protocol.MAX_MESSAGE_BYTES, open_timeout=10, proxy=None,
+                       **await pinned(url, policy_of(client))) as telemetry:
         async def read() -> None:
             async for raw in telemetry:
                 try:

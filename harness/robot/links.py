@@ -87,9 +87,14 @@ class WsLink:
     tick is recognised and dropped. Lock-step: one request at a time, whose reply is
     read right there (no reader task between the socket and the episode)."""
 
-    def __init__(self, url: str, *, connect: Any = None) -> None:
+    def __init__(self, url: str, *, connect: Any = None, client: Any = None) -> None:
+        from harness.targets import policy_of
+
         self.url = url.rstrip("/") + "/v1/ws"
         self._connect = connect
+        # the run's HTTP client's address policy (in the service: harness.netguard): the
+        # WebSocket is held to it as every HTTP request is, checked at each connect
+        self.policy = policy_of(client)
         self._ws: Any = None
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
@@ -99,9 +104,13 @@ class WsLink:
             return
         from websockets.asyncio.client import connect
 
+        from harness.netguard import pinned
+
         try:
+            # to the address the policy checked, never through a proxy from the environment
             self._ws = await (self._connect or connect)(self.url, max_size=protocol.MAX_MESSAGE_BYTES,
-                                                        compression=None, open_timeout=10, close_timeout=2)
+                                                        compression=None, open_timeout=10, close_timeout=2,
+                                                        proxy=None, **await pinned(self.url, self.policy))
         except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
             raise ConnectionError(f"cannot open {self.url}: {type(exc).__name__}: {exc}") from None
 

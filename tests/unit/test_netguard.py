@@ -265,3 +265,26 @@ def test_transport_connects_to_the_address_it_checked(monkeypatch):
             assert srv.accepted == 1
 
     run(main())
+
+
+def test_a_robot_websocket_is_held_to_the_policy_at_connect_time():
+    """The robot-controller's WebSocket and the robot API's telemetry socket open their
+    own connections, outside the HTTP transport: each is checked against the run's
+    policy and goes to the address checked (the reference robot serves both on one port)."""
+    from harness_plugins import reference_robot
+
+    from harness.robot.links import WsLink
+    from harness.serving import serve_in_thread
+
+    async def main(url: str) -> None:
+        base = url.replace("http://", "ws://")
+        blocked = WsLink(base, client=client(AddressPolicy()))
+        with pytest.raises(ConnectionError, match="blocked"):
+            await blocked.create({"robot": "franka_panda"})
+        allowed = WsLink(base.replace("127.0.0.1", "localhost"), client=client(AddressPolicy(["127.0.0.1", "::1"])))
+        assert (await allowed._open()) is None and allowed._ws is not None
+        await allowed._ws.close()
+        assert (await check_url(base, AddressPolicy(["127.0.0.1"])))[0][1][0] == "127.0.0.1"  # ws URLs too
+
+    with serve_in_thread(reference_robot.make_app()) as url:
+        run(main(url))
