@@ -124,27 +124,22 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
 @main.command(name="list")
 @click.argument("what", type=click.Choice(["plugins", "connectors", "scorers", "probes", "reporters", "suites",
                                            "profiles", "targets", "robots"]))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (every field).")
+@click.option("--wide", is_flag=True, help="Every field (clause, sha256, path...), folded to fit.")
 @click.pass_context
 @handles_errors
-def list_(ctx: click.Context, what: str, as_json: bool) -> None:
+def list_(ctx: click.Context, what: str, as_json: bool, wide: bool) -> None:
     """List what the installed plugins offer, with where it comes from."""
-    from .listing import rows
+    from .listing import rows, table
 
     items = rows(_registry(ctx), what)
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=what)
-    columns = list(items[0]) if items else ["name"]
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for item in items:
-        table.add_row(*(str(item.get(c, "")) for c in columns))
-    Console().print(table)
+    console = Console()
+    console.print(table(items, what, wide=wide, width=console.width))
 
 
 @main.command()

@@ -338,6 +338,10 @@ def _diff_text(diff: dict[str, Any] | None) -> str:
     return f"{diff['gap']:+.3f} [{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}]"
 
 
+#: a terminal narrower than this gets the rates as a list, a rate to a block
+WIDE_TERMINAL = 120
+
+
 def print_diff(diff: dict[str, Any], console: Any) -> None:
     """The diff as Rich tables: criteria, rates, changed attempts, then a one-line result."""
     from rich.table import Table
@@ -346,7 +350,7 @@ def print_diff(diff: dict[str, Any], console: Any) -> None:
     table = Table(title=f"Criteria: A = {a['run'] or a['ref']} ({a['verdict']}), "
                         f"B = {b['run'] or b['ref']} ({b['verdict']})")
     for column in ("criterion", "A", "B", "change"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "criterion")
     for c in diff["criteria"]:
         table.add_row(c["id"], f"[{_COLOUR[c['a']]}]{c['a'] or 'missing'}[/]",
                       f"[{_COLOUR[c['b']]}]{c['b'] or 'missing'}[/]", f"[{_CHANGE[c['change']]}]{c['change']}[/]")
@@ -355,17 +359,29 @@ def print_diff(diff: dict[str, Any], console: Any) -> None:
     # every suite-level rate; below a suite, only the rates that moved or exist on one side
     shown = [r for r in diff["rates"] if r["scope"] == "suite" or r["difference"] is None
              or r["difference"]["gap"] != 0]
-    table = Table(title="Rates: value [95% interval]; B - A [Newcombe's 95% interval]")
-    for column in ("suite", "group", "rate", "n A/B", "A", "B", "B - A", "overlap", "significant"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("A", "B", "B - A", "n A/B"))
+    title = "Rates: value [95% interval]; B - A [Newcombe's 95% interval]"
+    if console.width >= WIDE_TERMINAL:
+        table = Table(title=title)
+        for column in ("suite", "group", "rate", "n A/B", "A", "B", "B - A", "overlap", "significant"):
+            table.add_column(column, overflow="fold", no_wrap=column in ("suite", "A", "B", "B - A", "n A/B"))
+    else:  # a rate to a block: which one, then A, B and the difference, each whole
+        console.print(f"[bold]{title}[/]")
     for r in shown:
         group = "all" if r["scope"] == "suite" else f"{r['scope']} {r['group']}"
         significant = "" if r["significant"] is None else ("[bold]yes[/]" if r["significant"] else "no")
         overlap = "" if r["overlap"] is None else ("yes" if r["overlap"] else "no")
         n = f"{(r['a'] or {}).get('n', '-')}/{(r['b'] or {}).get('n', '-')}"
-        table.add_row(r["suite"], group, r["metric"], n, _rate_text(r["a"]), _rate_text(r["b"]),
-                      _diff_text(r["difference"]), overlap, significant)
-    console.print(table)
+        if console.width >= WIDE_TERMINAL:
+            table.add_row(r["suite"], group, r["metric"], n, _rate_text(r["a"]), _rate_text(r["b"]),
+                          _diff_text(r["difference"]), overlap, significant)
+            continue
+        console.print(f"{r['suite']}  {group}  {r['metric']}  (n {n})", overflow="fold", highlight=False)
+        console.print(f"  A {_rate_text(r['a'])}   B {_rate_text(r['b'])}", highlight=False)
+        if r["difference"]:
+            console.print(f"  B - A {_diff_text(r['difference'])}" + (f"  significant: {significant}" if significant
+                                                                       else ""), highlight=False)
+    if console.width >= WIDE_TERMINAL:
+        console.print(table)
     hidden = len(diff["rates"]) - len(shown)
     if hidden:
         console.print(f"({hidden} category and language rates that did not move are not shown; --json has all)")

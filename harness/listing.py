@@ -7,7 +7,52 @@ from typing import Any
 
 from .plugins import Registry
 
+#: the columns of the table at any width: names and numbers whole, the last one (a
+#: title or a description) cut to what is left of the line; ``--wide`` shows every field
+NARROW: dict[str, list[str]] = {
+    "plugins": ["name", "distribution", "version"],
+    "connectors": ["name", "version", "description"],
+    "scorers": ["name", "version", "description"],
+    "probes": ["name", "version", "description"],
+    "reporters": ["name", "version", "description"],
+    "targets": ["name", "policies", "description"],
+    "robots": ["id", "kind", "joints", "payload_kg", "title"],
+    "suites": ["id", "version", "cases", "languages", "title"],
+    "profiles": ["id", "version", "criteria", "title"],
+}
 
+
+def cell(value: Any) -> str:
+    """A field as a person reads it: a list as its items joined, not Python's text."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def table(items: list[dict[str, Any]], what: str, *, wide: bool = False, width: int = 80) -> Any:
+    """The Rich table of ``harness list`` for a terminal ``width`` columns wide. Narrow:
+    one line per row, every column as wide as its widest cell (an id is never broken)
+    but the last, which gets what is left of the line and is cut with an ellipsis. Wide:
+    every field, folded where it must be."""
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    columns = list(items[0]) if wide and items else NARROW[what]
+    out = Table(title=what)
+    if wide:
+        for column in columns:
+            out.add_column(column, overflow="fold")
+    else:
+        widths = [max([cell_len(c)] + [cell_len(cell(r.get(c))) for r in items]) for c in columns]
+        # Rich shrinks every column alike when a row is too long: give the last one exactly
+        # what the others leave (each column costs its padding and a border: 3 cells, plus 1)
+        left = width - sum(widths[:-1]) - 3 * len(columns) - 1
+        widths[-1] = max(min(widths[-1], left), cell_len(columns[-1]), 8)
+        for column, w in zip(columns, widths, strict=True):
+            out.add_column(column, no_wrap=True, overflow="ellipsis", width=w)
+    for item in items:
+        out.add_row(*(cell(item.get(c)) for c in columns))
+    return out
 def _origin(registry: Registry, hook: str, name: str) -> dict[str, str]:
     plugin = registry.owner.get((hook, name), "")
     return {"plugin": plugin, **registry.distribution_of(plugin)} if plugin else {}

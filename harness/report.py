@@ -61,20 +61,41 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def summary(report: dict[str, Any], console: Any) -> None:
-    """The criteria table and the verdict, for a terminal (Rich) or a log."""
-    from rich.table import Table
+#: a terminal narrower than this gets the criteria as a list, a criterion to a block
+WIDE_TERMINAL = 120
 
-    table = Table(title=f"Criteria of {report['manifest']['profile']['id']} {report['manifest']['profile']['version']}")
-    for column in ("criterion", "status", "measured", "threshold", "clause"):
-        table.add_column(column, overflow="fold")
+
+def summary(report: dict[str, Any], console: Any) -> None:
+    """The criteria table and the verdict, for a terminal (Rich) or a log. In a narrow
+    terminal each criterion is a block: its status, id and threshold on one line, what
+    was measured on the next, its clause under them, so that nothing is broken mid-word."""
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    title = f"Criteria of {report['manifest']['profile']['id']} {report['manifest']['profile']['version']}"
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    rows = []
     for c in report["criteria"]:
         threshold = ", ".join(f"{k} {v}" for k, v in (c.get("threshold") or {}).items())
         measured = _fmt(c.get("rate") or c.get("measured")) + (f"; {c['basis']}" if c.get("basis") else "")
-        table.add_row(c["id"], f"[{colour[c['status']]}]{c['status']}[/]", measured, threshold,
-                      c["clause"])
-    console.print(table)
+        rows.append((c, threshold, measured))
+    if console.width >= WIDE_TERMINAL:
+        table = Table(title=title)
+        for column in ("criterion", "status", "measured", "threshold", "clause"):
+            table.add_column(column, overflow="fold", no_wrap=column == "criterion")
+        for c, threshold, measured in rows:
+            table.add_row(c["id"], f"[{colour[c['status']]}]{c['status']}[/]", measured, threshold, c["clause"])
+        console.print(table)
+    else:
+        console.print(f"[bold]{escape(title)}[/]")
+        for c, threshold, measured in rows:
+            console.print(f"[{colour[c['status']]}]{c['status']:<12}[/] [bold]{escape(c['id'])}[/]"
+                          + (f"  ({escape(threshold)})" if threshold else ""), overflow="fold")
+            # the measured value and the clause under the id, wrapped within that indent
+            console.print(Padding(Text(measured), (0, 0, 0, 13), expand=False), overflow="fold")
+            console.print(Padding(Text(c["clause"], style="dim"), (0, 0, 0, 13), expand=False), overflow="fold")
     for c in report["criteria"]:
         # the failure sentence only for a failure; an undecided criterion says why
         if c["status"] == "fail":
