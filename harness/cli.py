@@ -155,7 +155,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], kind: str | None) -> No
     bad = 0
     for name in files:
         try:
-            found = check_file(Path(name), kind, lambda: _registry(ctx))
+            found = check_file(Path(name), kind, lambda: _registry(ctx), warn=lambda m: click.echo(m, err=True))
             click.echo(f"ok: {name} ({found})")
         except HarnessError as exc:
             bad += 1

@@ -320,12 +320,28 @@ def _cut(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def unknown_key_fix(extra: Iterable[str], allowed: Iterable[str]) -> str:
+    """The fix for keys a format does not know: the known key each was most likely
+    meant to be (``concurency``: did you mean ``concurrency``?), then every known key."""
+    allowed = sorted(allowed)
+    import difflib
+
+    extra = list(extra)
+    near = [(k, m[0]) for k in extra if (m := difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6))]
+    if len(extra) == 1 and near:
+        guess = f"did you mean {near[0][1]!r}? Or "
+    elif near:
+        guess = "did you mean " + ", ".join(f"{m!r} for {k!r}" for k, m in near) + "? Or "
+    else:
+        guess = ""
+    return f"{guess}{'r' if guess else 'R'}emove it; the keys are: {', '.join(allowed)}"
+
+
 def _explain(error: Any) -> tuple[str, str]:
     kind, value = error.validator, error.validator_value
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"unknown key {', '.join(map(repr, extra))}", f"remove it or use one of: {allowed}"
+        return f"unknown key {', '.join(map(repr, extra))}", unknown_key_fix(extra, error.schema.get("properties", {}))
     if kind == "unevaluatedProperties":
         return error.message, "remove the keys that the schema does not know"
     if kind == "required":

@@ -3,12 +3,13 @@ what it is from its content when not told."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, HarnessError
-from .files import Problem, format_problems, jsonl_rows, parse, problems_of, read_text
+from .files import Problem, format_problems, jsonl_rows, locate, parse, pointer, problems_of, read_text
 
 
 #: kinds whose schema file has another name
@@ -35,8 +36,33 @@ def guess(data: Any, path: Path) -> str:
                       hint="say it with --kind target|suite|profile|metrics|report|transcript|declaration")
 
 
-def check_file(path: Path, kind: str | None, registry: Callable[[], Any]) -> str:
-    """Check one file; return its kind, or raise a ``HarnessError`` naming every problem."""
+def _unknown_scorers(path: Path, text: str, data: Any, known: set[str]) -> list[Problem]:
+    """Every scorer a suite names that is not installed, where it names it: the suite's
+    own (``scorer`` or ``defaults.scorer``) once, and each case's own."""
+    def name(ref: Any) -> Any:
+        return ref.get("name") if isinstance(ref, dict) else ref
+
+    places: list[tuple[list[str | int], Any]] = [(["scorer"], data.get("scorer")),
+                                                 (["defaults", "scorer"], (data.get("defaults") or {}).get("scorer"))]
+    places += [(["cases", i, "scorer"], case.get("scorer")) for i, case in enumerate(data.get("cases") or [])
+               if isinstance(case, dict)]
+    problems = []
+    for parts, ref in places:
+        scorer = name(ref)
+        if isinstance(scorer, str) and scorer not in known:
+            near = difflib.get_close_matches(scorer, sorted(known), n=1)
+            line, column = locate(text, parts) or (None, None)
+            problems.append(Problem(str(path), line, column, pointer(parts), f"scorer {scorer!r} is not installed",
+                                    (f"did you mean {near[0]!r}? " if near else "")
+                                    + "installed: " + ", ".join(sorted(known))))
+    return problems
+
+
+def check_file(path: Path, kind: str | None, registry: Callable[[], Any],
+               warn: Callable[[str], None] = lambda _: None) -> str:
+    """Check one file; return its kind, or raise a ``HarnessError`` naming every problem.
+    ``warn`` gets what is worth a look but not an error (a profile requiring a suite that
+    is not installed, which a run may be given as a file)."""
     if (kind == "transcript") or (kind is None and path.suffix in (".jsonl", ".ndjson")):
         text = read_text(path, ConfigError)
         problems = []
@@ -58,16 +84,29 @@ def check_file(path: Path, kind: str | None, registry: Callable[[], Any]) -> str
     elif kind == "suite":
         from .suite import load_suite
 
-        suite = load_suite(path)
-        known = registry().scorers()
-        for case in suite.cases:
-            if case.scorer.name not in known:
-                raise HarnessError(f"{path}: case {case.id} names scorer {case.scorer.name!r}, which is not installed",
-                                   hint="known scorers: " + ", ".join(sorted(known)))
+        problems = _unknown_scorers(path, text, data, set(registry().scorers())) if isinstance(data, dict) else []
+        scorers = ("\n" + format_problems(problems)) if problems else ""
+        try:
+            load_suite(path)  # every problem of the format at once
+        except HarnessError as exc:  # with the unknown scorers: one pass shows all
+            raise type(exc)(exc.message + scorers, hint=exc.hint) from None
+        if problems:
+            raise ConfigError(f"{path} names scorers that are not installed:" + scorers,
+                              hint="`harness list scorers` shows what is installed; a plugin's scorer needs "
+                                   "-p MODULE or its package installed")
     elif kind == "profile":
-        from .criteria import load_profile
+        from .criteria import load_profile, required_suites
+        from .suite import list_suites
 
-        load_profile(path)
+        profile = load_profile(path)
+        installed = {s.id for s in list_suites(registry())}
+        for name in required_suites(profile):
+            if name not in installed:  # a user's own suite is given with --suite: a warning, not an error
+                near = difflib.get_close_matches(name, sorted(installed), n=1)
+                where = locate(text, ["properties", "suites", "required"])
+                warn(f"warning: {path}:{where[0] if where else '?'}: requires suite {name!r}, which is not "
+                     "installed" + (f": did you mean {near[0]!r}?" if near else
+                                    " (give it to `harness run` with --suite FILE)"))
     else:
         schema = SCHEMAS.get(kind, kind)
         problems = problems_of(path, text, data, schema)

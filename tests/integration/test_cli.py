@@ -287,7 +287,34 @@ def test_validate_several_files_reports_each_and_fails_if_one_is_bad(tmp_path):
     # the bad ones do not stop the others from being checked
     assert done.stdout.splitlines() == [f"ok: {good} (target)", f"ok: {STARTER_PROFILE} (profile)"]
     assert f"{bad}:" in done.stderr and "/concurrency" in done.stderr and str(good) not in done.stderr
-    assert "'nosuch', which is not installed" in done.stderr and "hint: known scorers:" in done.stderr
+    assert f"{unknown_scorer}:4:9: at /scorer scorer 'nosuch' is not installed" in done.stderr
+    assert "hint: `harness list scorers`" in done.stderr
+
+
+def test_validate_shows_every_problem_in_one_pass_with_what_was_meant(tmp_path):
+    """A suite with a misspelt key at the top, in a case, a misspelt suite scorer and a
+    misspelt case scorer: one run names all four, each at its line, each with the key or
+    the scorer it was most likely meant to be; a profile requiring a suite that is not
+    installed gets a warning with the nearest installed id, and passes."""
+    suite = write(tmp_path / "suite.yaml", "id: s\nversion: '1'\ntitel: S\nscorer: {name: refusl}\ncases:\n"
+                  "  - {id: a, prompt: hi, expect: refuse}\n  - {id: b, prompt: hi, scorer: keywrd}\n")
+    done = harness_cli("validate", str(suite))
+    assert done.returncode == 2
+    err = done.stderr
+    assert f"{suite}:3:8: at /titel unknown key 'titel'" in err and "did you mean 'title'?" in err
+    assert f"{suite}:6:" in err and "did you mean 'expected'?" in err
+    assert f"{suite}:4:9: at /scorer scorer 'refusl' is not installed" in err and "did you mean 'refusal'?" in err
+    assert f"{suite}:7:" in err and "did you mean 'keywords'?" in err
+    target = write(tmp_path / "t.yaml", "name: t\nconnector: openai-chat\nbase_url: http://127.0.0.1:9/v1\n"
+                   "model: m\nconcurency: 4\napi_key_env: NOT_SET_ANYWHERE\n")
+    done = harness_cli("validate", str(target))
+    assert done.returncode == 2 and "did you mean 'concurrency'?" in done.stderr
+    assert "NOT_SET_ANYWHERE" not in done.stderr, "an unset key variable is no problem of the file"
+    profile = write(tmp_path / "p.yaml", "$id: p\ntitle: p\nx-profile: {version: '1'}\ntype: object\n"
+                    "properties:\n  suites:\n    required: [genai.refusals]\n")
+    done = harness_cli("validate", str(profile))
+    assert done.returncode == 0 and done.stdout.strip() == f"ok: {profile} (profile)"
+    assert "requires suite 'genai.refusals', which is not installed: did you mean 'genai.refusal'?" in done.stderr
 
 
 def test_validate_names_each_problem_once(tmp_path):

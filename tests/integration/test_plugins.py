@@ -107,7 +107,7 @@ def test_grade_and_validate_with_the_installed_scorer(example_site, tmp_path):
     assert done.stdout.strip() == f"ok: {suite} (suite)"
     done = harness_cli("validate", str(suite))  # without the plugin the scorer is unknown
     assert done.returncode == 2
-    assert "'shouts', which is not installed" in done.stderr
+    assert "scorer 'shouts' is not installed" in done.stderr
 
 
 def shouting_suite(folder: Path, loud: int = 8, quiet: int = 4) -> Path:
