@@ -89,12 +89,18 @@ def _commas(values: tuple[str, ...]) -> list[str]:
               help="Sign the JSON report with this Ed25519 private key (see `harness keys generate`).")
 @click.option("--no-preflight", is_flag=True,
               help="Do not check the target (reachable, key taken, model known) before the first case.")
+@click.option("--limit", type=click.IntRange(1), metavar="N",
+              help="Send only the first N cases of each suite (a try-out: the report says it certifies nothing).")
+@click.option("--sample", type=click.IntRange(1), metavar="N",
+              help="Send only N cases of each suite, drawn with the seed (a try-out: it certifies nothing).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON summary on stdout (run id, verdict, reason, criteria, report files), not the table.")
 @click.pass_context
 @handles_errors
 def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile: str | None, out: Path,
         run_id: str | None, resume: str | None, db: str | None, concurrency: int | None, seed: int | None,
         epochs: int | None, formats: tuple[str, ...], progress: str, stop_when_decided: bool,
-        sign_key: Path | None, no_preflight: bool) -> None:
+        sign_key: Path | None, no_preflight: bool, limit: int | None, sample: int | None, as_json: bool) -> None:
     """Run suites against a target and judge them with a profile.
 
     Exit code: 0 PASS, 1 FAIL, 2 usage or input error, 3 INCONCLUSIVE.
@@ -105,17 +111,30 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
     from .session import RunRequest
     from .session import run as do_run
 
+    if limit and sample:
+        raise ConfigError("--limit and --sample both choose which cases to send", hint="give one of them")
     request = RunRequest(target=target, suites=_commas(suites), profile=profile, out=out, run_id=run_id, resume=resume,
                          db=db, concurrency=concurrency, seed=seed, epochs=epochs, formats=_commas(formats) or None,
                          progress=progress, stop_when_decided=stop_when_decided, sign_key=sign_key,
-                         preflight=not no_preflight)
-    console = Console(stderr=False)
+                         preflight=not no_preflight,
+                         subset={"limit": limit} if limit else {"sample": sample} if sample else None)
     outcome = do_run(request, _registry(ctx))
     if outcome.report is None:
         click.echo(f"run {outcome.run_id} interrupted; continue it with: harness run --resume {outcome.run_id}"
                    f" --out {out}" + (f" --db {db}" if db else ""), err=True)
+        if as_json:
+            click.echo(json.dumps({"run_id": outcome.run_id, "verdict": None, "interrupted": True,
+                                   "exit_code": outcome.exit_code}))
         sys.exit(outcome.exit_code)
-    summary(outcome.report, console)
+    if as_json:
+        report = outcome.report
+        click.echo(json.dumps({"run_id": outcome.run_id, "verdict": report["verdict"], "reason": report["reason"],
+                               "exit_code": outcome.exit_code, "notice": report.get("notice"),
+                               "criteria": [{k: c.get(k) for k in ("id", "status", "clause")}
+                                            for c in report["criteria"]],
+                               "reports": [str(p) for p in outcome.paths]}, ensure_ascii=False))
+        sys.exit(outcome.exit_code)
+    summary(outcome.report, Console(stderr=False))
     for path in outcome.paths:
         click.echo(f"report: {path}")
     sys.exit(outcome.exit_code)
@@ -147,21 +166,34 @@ def list_(ctx: click.Context, what: str, as_json: bool, wide: bool) -> None:
 @click.option("--kind", type=click.Choice(["target", "suite", "profile", "metrics", "report", "transcript",
                                            "declaration"]),
               help="What the files are (default: guessed from their content).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object per file on stdout: file, ok, kind, error, hint, warnings.")
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[str, ...], kind: str | None) -> None:
-    """Check target, suite, profile, metrics, report or transcript files against schemas/."""
+def validate(ctx: click.Context, files: tuple[str, ...], kind: str | None, as_json: bool) -> None:
+    """Check target, suite, profile, metrics, report or transcript files against schemas/.
+
+    Exit code: 0 every file valid, 2 a file is not.
+    """
     from .validation import check_file
 
     bad = 0
     for name in files:
+        warnings: list[str] = []
+        warn = warnings.append if as_json else (lambda m: click.echo(m, err=True))
         try:
-            found = check_file(Path(name), kind, lambda: _registry(ctx), warn=lambda m: click.echo(m, err=True))
-            click.echo(f"ok: {name} ({found})")
+            found = check_file(Path(name), kind, lambda: _registry(ctx), warn=warn)
+            line: dict[str, Any] = {"file": name, "ok": True, "kind": found}
+            if not as_json:
+                click.echo(f"ok: {name} ({found})")
         except HarnessError as exc:
             bad += 1
-            click.echo(f"error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+            line = {"file": name, "ok": False, "error": exc.message, "hint": exc.hint}
+            if not as_json:
+                click.echo(f"error: {exc.message}", err=True)
+                if exc.hint:
+                    click.echo(f"hint: {exc.hint}", err=True)
+        if as_json:
+            click.echo(json.dumps({**line, "warnings": warnings}, ensure_ascii=False))
     sys.exit(EXIT_USAGE if bad else 0)
 
 
@@ -362,9 +394,11 @@ def generate(out: Path, force: bool) -> None:
                    "sha256 the report names.")
 @click.option("--profile", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Profile file: it must have the sha256 the report names.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object on stdout: intact, problems, checked.")
 @click.pass_context
 @handles_errors
-def verify(ctx: click.Context, report: Path, key: Path, suites_dir: Path | None, profile: Path | None) -> None:
+def verify(ctx: click.Context, report: Path, key: Path, suites_dir: Path | None, profile: Path | None,
+           as_json: bool) -> None:
     """Check that a signed report is intact: its signature matches the key, and (with
     --suites, --profile) the suite and profile files on disk are those it was run with.
 
@@ -376,15 +410,22 @@ def verify(ctx: click.Context, report: Path, key: Path, suites_dir: Path | None,
     doc = load_report(report)
     problems = check(doc, key, suites_dir, profile, registry=lambda: _registry(ctx))
     if problems:
-        for problem in problems:
-            click.echo(problem)
+        if as_json:
+            click.echo(json.dumps({"intact": False, "problems": problems}, ensure_ascii=False))
+        else:
+            for problem in problems:
+                click.echo(problem)
         sys.exit(1)
     checked = [f"signed with key {doc['signature']['key_id']}"]
     if suites_dir is not None:
         checked.append(f"its {len(doc['manifest']['suites'])} suite(s) match {suites_dir}")
     if profile is not None:
         checked.append(f"its profile matches {profile}")
-    click.echo("intact: " + "; ".join(checked))
+    if as_json:
+        click.echo(json.dumps({"intact": True, "problems": [], "checked": checked, "key_id": doc["signature"]["key_id"],
+                               "verdict": doc.get("verdict")}, ensure_ascii=False))
+    else:
+        click.echo("intact: " + "; ".join(checked))
 
 
 @main.command(name="report")

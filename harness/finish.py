@@ -128,6 +128,16 @@ def suites_info(suites: Iterable[Suite], registry: Registry, override: ScorerRef
             for s in suites}
 
 
+def subset_notice(part: dict[str, int] | None) -> str:
+    """What a report says of a run that sent only part of each suite."""
+    if not part:
+        return ""
+    how = (f"its first {part['limit']} cases" if "limit" in part
+           else f"{part['sample']} cases drawn with the run's seed")
+    return (f"This run sent only part of each suite ({how}; harness run --{next(iter(part))}): its figures "
+            "describe that part, its verdict is no verdict on the whole suites, and it certifies nothing.")
+
+
 def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manifest: dict[str, Any],
            profile: criteria.Profile, suites: list[Suite], suites_info: dict[str, dict[str, Any]], epochs: int,
            stopped: str | None, observer_errors: list[str], run_fields: dict[str, Any] | None = None,
@@ -152,7 +162,8 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
         run={"id": run_id, "status": status, "created_at": record.created_at, "finished_at": manifests.now_iso(),
              "stop_reason": stopped, "observer_errors": observer_errors, **(run_fields or {})},
         manifest=manifest, metrics=doc, verdict=verdict, reason=reason, criteria=results,
-        failures=failures(store, run_id, suites), outcomes=outcomes(store, run_id), notice=profile.notice,
+        failures=failures(store, run_id, suites), outcomes=outcomes(store, run_id),
+        notice=" ".join(filter(None, [subset_notice(manifest.get("subset")), profile.notice])),
         robot=robot_section(store, run_id, suites, results), graders=grader_cards(suites, registry, doc))
     if signing_key is not None:  # report.json and the stored report carry the signature
         from . import signing

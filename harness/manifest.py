@@ -30,11 +30,15 @@ def sha256(doc: Any) -> str:
 
 
 #: the parts of a manifest that must not change between a run and its resume
-DECIDING = ("suites", "profile", "target", "seed", "epochs", "scorers", "stop_when_decided")
+DECIDING = ("suites", "profile", "target", "seed", "epochs", "scorers", "stop_when_decided", "subset")
+#: deciding parts a manifest holds only when they are set (hashed only then, so that the
+#: inputs of a run made before they existed hash as they did)
+OPTIONAL = ("subset",)
 
 
 def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, epochs: int,
-          registry: Registry, scorers: dict[str, str], stop_when_decided: bool = False) -> dict[str, Any]:
+          registry: Registry, scorers: dict[str, str], stop_when_decided: bool = False,
+          subset: dict[str, int] | None = None) -> dict[str, Any]:
     from . import __version__
 
     doc: dict[str, Any] = {
@@ -52,6 +56,8 @@ def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, e
         "stop_when_decided": stop_when_decided,
         "created_at": now_iso(),
     }
+    if subset:  # harness run --limit / --sample: the part of each suite it sent
+        doc["subset"] = dict(subset)
     doc["inputs_sha256"] = inputs_sha256(doc)
     return doc
 
@@ -66,7 +72,7 @@ def _deciding(doc: dict[str, Any], part: str) -> Any:
 
 
 def inputs_sha256(doc: dict[str, Any]) -> str:
-    return sha256({part: _deciding(doc, part) for part in DECIDING})
+    return sha256({part: _deciding(doc, part) for part in DECIDING if part not in OPTIONAL or doc.get(part)})
 
 
 def drift(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -41,6 +41,19 @@ def sample(cases: tuple[Case, ...], per_category: int | None, rng: random.Random
     return [cases[i] for i in sorted(chosen)]
 
 
+def subset(suite: Suite, part: dict[str, int] | None, seed: int) -> Suite:
+    """The suite cut to the part of it a run was asked for (``harness run --limit N``: its
+    first N cases; ``--sample N``: N drawn with the run's seed, in the suite's order), or
+    the suite itself."""
+    if not part:
+        return suite
+    if "limit" in part:
+        return replace(suite, cases=suite.cases[:part["limit"]])
+    rng = random.Random(f"{seed}/{suite.id}/cli-sample")
+    chosen = sorted(rng.sample(range(len(suite.cases)), min(part["sample"], len(suite.cases))))
+    return replace(suite, cases=tuple(suite.cases[i] for i in chosen))
+
+
 def expand(suite: Suite, registry: Registry, seed: int, _seen: tuple[str, ...] = ()) -> Suite:
     """The suite with its cases made, if it is derived; the suite itself otherwise."""
     if not suite.derive:

@@ -136,7 +136,7 @@ def _sample_size(manifest: dict[str, Any], registry: Registry) -> int | None:
 def load_cases(manifest: dict[str, Any], registry: Registry) -> list[Suite]:
     """The suites of a stored run with the very cases it sent, from the files its
     manifest names; a SuiteError when a suite has changed since."""
-    from .probes import expand, sample
+    from .probes import expand, sample, subset
     from .suite import resolve_suite
 
     seed = manifest["seed"]
@@ -149,6 +149,7 @@ def load_cases(manifest: dict[str, Any], registry: Registry) -> list[Suite]:
                              f"{suite.sha256[:12]}…, version {entry['version']} is now {suite.version})",
                              hint="rescore with the suite files the run used: the stored responses answer "
                                   "their prompts")
+        suite = subset(suite, manifest.get("subset"), seed)  # harness run --limit / --sample
         if len(suite.cases) != entry["cases"]:  # the run sent a seeded sample (a quick profile)
             per = _sample_size(manifest, registry)
             cases = (sample(suite.cases, per, random.Random(f"{seed}/{suite.id}/profile-sample")) if per

@@ -27,7 +27,7 @@ from .finish import actor, finish, suites_info
 from .models import Suite, Target
 from .observers import Observers
 from .plugins import Registry, make_plugin_manager
-from .probes import expand, sample
+from .probes import expand, sample, subset
 from .probes import versions as probe_versions
 from .runner import Progress, Runner, WorkItem
 from .scoring import build_scorers, scorer_key
@@ -64,6 +64,9 @@ class RunRequest:
     sign_key: Path | None = None
     #: check the target once before the first case (its connector's ``preflight``)
     preflight: bool = True
+    #: send only part of each suite: {"limit": N} (its first N cases) or {"sample": N} (N
+    #: drawn with the seed); the report says the run certifies nothing (see probes.subset)
+    subset: dict[str, int] | None = None
 
 
 @dataclass
@@ -93,7 +96,7 @@ def new_run_id(random_bytes: int = 3) -> str:
 
 
 def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, registry: Registry,
-            concurrency: int | None = None, seed: int = 0) -> Plan:
+            concurrency: int | None = None, seed: int = 0, part: dict[str, int] | None = None) -> Plan:
     """Load and check everything a run needs; raise a ``HarnessError`` naming the file
     and line of the first bad input. The target is a file's path or a checked Target."""
     profile = criteria.resolve_profile(profile_id, registry)
@@ -114,6 +117,7 @@ def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, re
         suites = [replace(s, cases=tuple(sample(s.cases, profile.sample_per_category,
                                                 random.Random(f"{seed}/{s.id}/profile-sample"))))
                   for s in suites]
+    suites = [subset(s, part, seed) for s in suites]
     if profile.search:  # the profile sets how hard every falsification pass searches
         suites = [replace(s, cases=tuple(
             replace(c, scenario={**c.scenario, "search": {**c.scenario["search"], **profile.search}})
@@ -296,6 +300,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         profile_id = request.profile or old["profile"].get("path") or old["profile"]["id"]
         seed = request.seed if request.seed is not None else old["seed"]
         epochs = request.epochs or old["epochs"]
+        part = request.subset or old.get("subset")
         run_id = resume_id
     else:
         if not (request.target and request.profile):
@@ -304,6 +309,7 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         target_path, suite_ids, profile_id = request.target, request.suites, request.profile
         seed = request.seed if request.seed is not None else 0
         epochs = request.epochs or 1
+        part = request.subset
         run_id = request.run_id or new_run_id()
         run_dir = request.out / run_id
     try:
@@ -315,13 +321,13 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
             except ValueError as exc:
                 raise ConfigError(f"a signed report cannot hold seed {seed}: {exc}",
                                   hint="give a --seed within +/-(2**53 - 1)") from exc
-        plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency, seed)
+        plan = prepare(target_path, suite_ids, profile_id, registry, request.concurrency, seed, part)
         if request.preflight:
             _loop_runner()(preflight(plan.target, registry))
         manifest = manifests.build(target=plan.target, suites=plan.suites, profile=plan.profile, seed=seed,
                                    epochs=epochs, registry=registry, scorers=plan.scorer_versions,
                                    stop_when_decided=request.stop_when_decided if not resume_id
-                                   else old.get("stop_when_decided", False))
+                                   else old.get("stop_when_decided", False), subset=part)
         if resume_id:
             changed = manifests.drift(old, manifest)
             if changed:

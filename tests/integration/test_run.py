@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
@@ -306,3 +308,45 @@ def test_junit_has_the_same_testcases_for_a_pass_and_a_fail(tmp_path, reference)
     assert safe_verdict != "FAIL" and unsafe_verdict == "FAIL"
     assert safe_n == unsafe_n == 4 + 96 and safe_names == unsafe_names  # every criterion and every case
     assert failures > 4
+
+
+def test_limit_sample_and_json_from_the_command(tmp_path, reference):
+    """`--limit N` sends each suite's first N cases, `--sample N` N drawn with the seed (the
+    same N for the same seed); both say in the report that the run certifies nothing; a
+    resumed or rescored run keeps the same part; `--json` prints one machine-readable
+    summary on stdout with the exit code of the verdict."""
+    target = target_file(tmp_path, reference("safe"))
+    suite = str(overview_suite(tmp_path, 30))
+    profile = pass_rate_profile(tmp_path)
+    profile.write_text(profile.read_text().replace("min_valid_n: 10", "min_valid_n: 3"))
+
+    def go(*extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+        done = harness_cli("run", "--target", str(target), "--suite", suite, "--profile", str(profile),
+                           "--out", str(tmp_path / "runs"), "--progress", "none", "--json", *extra)
+        summary = json.loads(done.stdout)
+        report = json.loads(Path(next(p for p in summary["reports"] if p.endswith("report.json"))).read_text())
+        return done, report
+
+    def keys(report):
+        db = sqlite3.connect(tmp_path / "runs" / report["run"]["id"] / "store.db")
+        return sorted(k for (k,) in db.execute("select key from results"))
+
+    done, limited = go("--limit", "4")
+    summary = json.loads(done.stdout)
+    codes = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
+    assert done.returncode == summary["exit_code"] == codes[limited["verdict"]] and summary["verdict"] == limited[
+        "verdict"]
+    assert [c["status"] for c in summary["criteria"]] == [c["status"] for c in limited["criteria"]]
+    assert keys(limited) == [f"bulk/c{i:05d}/0" for i in range(4)]
+    assert limited["manifest"]["subset"] == {"limit": 4} and "certifies nothing" in limited["notice"]
+    first, a = go("--sample", "5", "--seed", "7")
+    _, b = go("--sample", "5", "--seed", "7")
+    _, c = go("--sample", "5", "--seed", "8")
+    assert len(keys(a)) == 5 and keys(a) == keys(b) != keys(c)
+    assert a["manifest"]["subset"] == {"sample": 5} and a["manifest"]["inputs_sha256"] != limited["manifest"][
+        "inputs_sha256"]
+    done = harness_cli("rescore", a["run"]["id"], "--out", str(tmp_path / "runs"))
+    assert done.returncode == 0, done.stderr
+    done = harness_cli("run", "--target", str(target), "--suite", suite, "--profile", str(profile), "--limit", "2",
+                       "--sample", "2")
+    assert done.returncode == 2 and "--limit and --sample" in done.stderr
