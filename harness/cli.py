@@ -130,6 +130,7 @@ def run(ctx: click.Context, target: str | None, suites: tuple[str, ...], profile
         report = outcome.report
         click.echo(json.dumps({"run_id": outcome.run_id, "verdict": report["verdict"], "reason": report["reason"],
                                "exit_code": outcome.exit_code, "notice": report.get("notice"),
+                               "subset": report["manifest"].get("subset"),
                                "criteria": [{k: c.get(k) for k in ("id", "status", "clause")}
                                             for c in report["criteria"]],
                                "reports": [str(p) for p in outcome.paths]}, ensure_ascii=False))

@@ -378,8 +378,9 @@ def print_diff(diff: dict[str, Any], console: Any) -> None:
         console.print(f"{r['suite']}  {group}  {r['metric']}  (n {n})", overflow="fold", highlight=False)
         console.print(f"  A {_rate_text(r['a'])}   B {_rate_text(r['b'])}", highlight=False)
         if r["difference"]:
-            console.print(f"  B - A {_diff_text(r['difference'])}" + (f"  significant: {significant}" if significant
-                                                                       else ""), highlight=False)
+            console.print(f"  B - A {_diff_text(r['difference'])}"
+                          + (f"  intervals overlap: {overlap}" if overlap else "")
+                          + (f"  significant: {significant}" if significant else ""), highlight=False)
     if console.width >= WIDE_TERMINAL:
         console.print(table)
     hidden = len(diff["rates"]) - len(shown)

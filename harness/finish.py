@@ -156,6 +156,8 @@ def finish(store: Any, registry: Registry, *, run_id: str, run_dir: Path, manife
                         measures=store.measures(run_id), flags=store.flag_counts(run_id),
                         reviews=store.review_counts(run_id))
     verdict, results, reason = criteria.evaluate(profile, doc, stopped_early=stopped)
+    if manifest.get("subset"):  # a try-out's verdict says what it is a verdict on
+        reason = f"on part of each suite only (--{next(iter(manifest['subset']))}), certifying nothing: {reason}"
     status = "aborted" if stopped else "finished"
     record = store.get_run(run_id)
     report = reports.build(

@@ -205,14 +205,14 @@ def _host_port(url: str) -> tuple[str, int]:
         raise TargetError(f"{url!r} has an invalid port: {exc}", kind="malformed") from exc
 
 
-async def pinned(url: str, policy: AddressPolicy | None) -> dict[str, Any]:
-    """What a WebSocket connection to ``url`` passes to the event loop's
-    ``create_connection`` (``websockets``' ``connect(url, **pinned)``): with a policy, the
-    first checked address of its host, by number, so the connection goes where the check
-    looked (the HTTP transport does the same per connection); without one, nothing."""
+async def pinned(url: str, policy: AddressPolicy | None) -> list[dict[str, Any]]:
+    """The ways to open a WebSocket to ``url``, each what ``websockets``' ``connect(url,
+    **way)`` passes on to the event loop's ``create_connection``: with a policy, one per
+    checked address of its host, by number, so the connection goes where the check looked
+    (try them in turn, as the HTTP transport does); without one, the URL as it is."""
     if policy is None:
-        return {}
+        return [{}]
     host, port = _host_port(url)
-    family, sockaddr = (await resolve_checked(host, port, policy))[0]
-    tls = urlsplit(url).scheme == "wss"
-    return {"host": sockaddr[0], "port": port, "family": family, **({"server_hostname": host} if tls else {})}
+    tls = {"server_hostname": host} if urlsplit(url).scheme == "wss" else {}
+    return [{"host": sockaddr[0], "port": port, "family": family, **tls}
+            for family, sockaddr in await resolve_checked(host, port, policy)]

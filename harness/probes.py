@@ -41,6 +41,16 @@ def sample(cases: tuple[Case, ...], per_category: int | None, rng: random.Random
     return [cases[i] for i in sorted(chosen)]
 
 
+def cases_sent(suite: Suite, per_category: int | None, part: dict[str, int] | None, seed: int) -> Suite:
+    """The cases of ``suite`` a run sends, in the one order every entry point applies
+    (a run, its resume, a rescore, a review): the profile's seeded sample of each category
+    and language first, then the part ``harness run --limit/--sample`` asked for."""
+    if per_category:
+        suite = replace(suite, cases=tuple(sample(suite.cases, per_category,
+                                                  random.Random(f"{seed}/{suite.id}/profile-sample"))))
+    return subset(suite, part, seed)
+
+
 def subset(suite: Suite, part: dict[str, int] | None, seed: int) -> Suite:
     """The suite cut to the part of it a run was asked for (``harness run --limit N``: its
     first N cases; ``--sample N``: N drawn with the run's seed, in the suite's order), or

@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +135,7 @@ def _sample_size(manifest: dict[str, Any], registry: Registry) -> int | None:
 def load_cases(manifest: dict[str, Any], registry: Registry) -> list[Suite]:
     """The suites of a stored run with the very cases it sent, from the files its
     manifest names; a SuiteError when a suite has changed since."""
-    from .probes import expand, sample, subset
+    from .probes import cases_sent, expand
     from .suite import resolve_suite
 
     seed = manifest["seed"]
@@ -149,16 +148,13 @@ def load_cases(manifest: dict[str, Any], registry: Registry) -> list[Suite]:
                              f"{suite.sha256[:12]}…, version {entry['version']} is now {suite.version})",
                              hint="rescore with the suite files the run used: the stored responses answer "
                                   "their prompts")
-        suite = subset(suite, manifest.get("subset"), seed)  # harness run --limit / --sample
-        if len(suite.cases) != entry["cases"]:  # the run sent a seeded sample (a quick profile)
-            per = _sample_size(manifest, registry)
-            cases = (sample(suite.cases, per, random.Random(f"{seed}/{suite.id}/profile-sample")) if per
-                     else list(suite.cases))
-            if len(cases) != entry["cases"]:
-                raise SuiteError(f"suite {entry['id']}: the run had {entry['cases']} cases, and "
-                                 f"{len(cases)} can be rebuilt from its files",
+        if len(suite.cases) != entry["cases"]:  # the run sent part of it: a quick profile's sample, --limit...
+            whole = len(suite.cases)
+            suite = cases_sent(suite, _sample_size(manifest, registry), manifest.get("subset"), seed)
+            if len(suite.cases) != entry["cases"]:
+                raise SuiteError(f"suite {entry['id']}: the run had {entry['cases']} of its {whole} cases, and "
+                                 f"{len(suite.cases)} can be rebuilt from its files",
                                  hint="rescore with the suite and profile files the run used")
-            suite = replace(suite, cases=tuple(cases))
         out.append(suite)
     return out
 

@@ -27,7 +27,7 @@ from .finish import actor, finish, suites_info
 from .models import Suite, Target
 from .observers import Observers
 from .plugins import Registry, make_plugin_manager
-from .probes import expand, sample, subset
+from .probes import cases_sent, expand
 from .probes import versions as probe_versions
 from .runner import Progress, Runner, WorkItem
 from .scoring import build_scorers, scorer_key
@@ -113,11 +113,8 @@ def prepare(target_path: str | Target, suite_ids: list[str], profile_id: str, re
     if len(set(ids)) != len(ids):
         raise ConfigError(f"a suite is given twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}",
                           hint="give each suite once")
-    if profile.sample_per_category:  # a quick profile runs a seeded sample of every suite
-        suites = [replace(s, cases=tuple(sample(s.cases, profile.sample_per_category,
-                                                random.Random(f"{seed}/{s.id}/profile-sample"))))
-                  for s in suites]
-    suites = [subset(s, part, seed) for s in suites]
+    # a quick profile runs a seeded sample of every suite; --limit / --sample a part of it
+    suites = [cases_sent(s, profile.sample_per_category, part, seed) for s in suites]
     if profile.search:  # the profile sets how hard every falsification pass searches
         suites = [replace(s, cases=tuple(
             replace(c, scenario={**c.scenario, "search": {**c.scenario["search"], **profile.search}})
@@ -314,6 +311,9 @@ def run(request: RunRequest, registry: Registry | None = None) -> RunOutcome:
         run_dir = request.out / run_id
     try:
         signing_key = None
+        if request.sign_key is not None and part:
+            raise ConfigError("a run that sends only part of each suite (--limit, --sample) cannot be signed: it "
+                              "certifies nothing", hint="leave out --sign-key, or run the whole suites")
         if request.sign_key is not None:  # a key that cannot sign fails now, not after the run
             signing_key = signing.load_private_key(request.sign_key)
             try:

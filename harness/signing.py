@@ -485,6 +485,10 @@ def verify(report: Mapping[str, Any], public_pem_path: Path | str, suites_dir: P
     one: the plugins whose probes expand derived suites; the installed ones by default)."""
     public_key = load_public_key(public_pem_path)
     problems = _check_signature(report, public_key)
+    part = (report.get("manifest") or {}).get("subset") if isinstance(report.get("manifest"), Mapping) else None
+    if part:  # signed before signing refused it, or by hand: intact or not, it certifies nothing
+        problems.append(f"the run sent only part of each suite ({', '.join(f'--{k} {v}' for k, v in part.items())}): "
+                        "it certifies nothing")
     if suites_dir is None and profile is None:
         return problems
     manifest = report.get("manifest")

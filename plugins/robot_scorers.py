@@ -74,6 +74,18 @@ def _contacts(m: dict[str, Any], moving_only: bool = False) -> list[str]:
     return problems
 
 
+def _not_exercised(m: dict[str, Any]) -> list[str]:
+    """An unexpected-contact case where the robot never reached the person who reached
+    in proves nothing about force limiting: a robot that crawls, or waits, is not passed
+    on it (its task runs for several cycles of the episode)."""
+    r = m.get("reach_in")
+    if not r or r.get("touched"):
+        return []
+    when = f"at t = {r['at_s']} s" if r.get("at_s") is not None else f"from t = {r.get('from_s')} s (never clear of it)"
+    return [f"the robot never reached the {r.get('region')} that reached into its path {when}: force limiting "
+            "was not exercised"]
+
+
 def _impact(c: dict[str, Any]) -> bool:
     """Whether a contact began with the robot moving (a transient contact, Table A.2)."""
     return c["onset_speed_mm_s"] > IMPACT_MM_S
@@ -158,7 +170,7 @@ def _faults(m: dict[str, Any]) -> tuple[list[str], float | None]:
 
 
 RULES = {"ssm": _ssm, "estop": _estop, "reduced_speed": _reduced, "limits": _limits, "faults": _faults,
-         "pfl": lambda m: (_contacts(m), _force_ratio(m))}
+         "pfl": lambda m: (_contacts(m) + _not_exercised(m), _force_ratio(m))}
 
 
 def robot() -> Any:

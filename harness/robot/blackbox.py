@@ -54,8 +54,15 @@ async def run(client: Any, base: str, model: RobotModel, declaration: Declaratio
 
     # to the address the service's policy checked (as every HTTP request to the robot is),
     # never through a proxy from the environment
-    async with connect(url, max_size=protocol.MAX_MESSAGE_BYTES, open_timeout=10, proxy=None,
-                       **await pinned(url, policy_of(client))) as telemetry:
+    ways = await pinned(url, policy_of(client))
+    for i, way in enumerate(ways):  # each checked address in turn
+        try:
+            telemetry = await connect(url, max_size=protocol.MAX_MESSAGE_BYTES, open_timeout=10, proxy=None, **way)
+            break
+        except OSError:
+            if i == len(ways) - 1:
+                raise
+    async with telemetry:
         async def read() -> None:
             async for raw in telemetry:
                 try:

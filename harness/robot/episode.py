@@ -37,6 +37,10 @@ DECELERATING_MM_S = 1.0
 TRACE_SAMPLES = 240
 #: points kept of each contact's force-time curve
 CURVE_SAMPLES = 120
+#: a person reaching into the path does so while the arm comes towards them, its tool less
+#: than REACH_WINDOW_MM away and every link at least REACH_CLEAR_MM away, mm (never into the
+#: arm: a body placed inside it would be thrown out by the solver, not struck)
+REACH_WINDOW_MM, REACH_CLEAR_MM = 500.0, 120.0
 #: around an emergency stop the trace takes every other tick, from this long before to this long after, s
 ESTOP_TRACE_S = (0.1, 0.6)
 
@@ -121,10 +125,14 @@ def people(scenario: dict[str, Any], rng: random.Random, contact_point: tuple[fl
             continue
         out.append(HumanPath(points, *walk, face=(0.0, 0.0), arm_height=person.get("arm_height_mm", 0.0) / 1000.0))
     if contact_point is not None:
-        out.append(contact_person(scenario["contact"]["region"], contact_point))
+        contact = scenario["contact"]
+        out.append(contact_person(contact["region"], contact_point))
         # reaching in over the sensor's plane (over a guard, a table, a light curtain): the
         # declared sensor does not see them, so only force limiting stands between them
-        out[-1].unseen = bool(scenario["contact"].get("unseen"))  # type: ignore[attr-defined]
+        out[-1].unseen = bool(contact.get("unseen"))  # type: ignore[attr-defined]
+        if "reach_in_s" in contact:  # not there from the start: they reach in at a drawn moment
+            out[-1].reach_in_s = max(0.0, _jitter(rng, contact["reach_in_s"],  # type: ignore[attr-defined]
+                                                  spread.get("reach_in_s")))
     return out
 
 
@@ -192,6 +200,8 @@ class Meter:
     contacts: dict[str, dict[str, float]] = field(default_factory=dict)
     #: each region's force over time while touched, (t s, N), with a 0 where a contact ended
     curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    #: when each region's current contact began, s
+    onsets: dict[str, float] = field(default_factory=dict)
     reduced_max_speed: float | None = None
     trace: list[tuple[float, float | None, float | None, float]] = field(default_factory=list)
     last_speed: float = 0.0
@@ -247,13 +257,19 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
             if lift or only is not None:  # far below the floor: out of the cell
                 human.offsets = [(x, y, z + lift) if only in (None, i) else (0.0, 0.0, -50.0)
                                  for i, (x, y, z) in enumerate(human.offsets)]
+        reach = None
+        for human in world.humans:
+            if getattr(human.path, "reach_in_s", None) is not None:  # out of the cell until they reach in
+                reach = {"human": human, "offsets": list(human.offsets), "from_s": human.path.reach_in_s,
+                         "point": contact_point, "at_s": None}
+                human.offsets = [(0.0, 0.0, -50.0)] * len(human.offsets)
         world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
         # its own stream of draws: those above stay what they were before there was a sensor
         sensor = Sensor(SensorSpec.of(declaration.doc.get("sensor")), occluders(scenario), world.dt,
                         random.Random(f"{seed}/{case_id}/sensor"),
                         unseen={i for i, path in enumerate(paths) if getattr(path, "unseen", False)})
         return await _loop(link, world, model, declaration, scenario, events, waypoints, seed, deadline_s, sensor,
-                           tick_log)
+                           tick_log, reach)
     finally:
         world.close()
 
@@ -273,7 +289,7 @@ def _path_point(model: RobotModel, waypoints: list[list[float]], at: float) -> t
 
 async def _loop(link: Link, world: World, model: RobotModel, declaration: Declaration, scenario: dict[str, Any],
                 events: Events, waypoints: list[list[float]], seed: int, deadline_s: float, sensor: Sensor,
-                tick_log: Any = None) -> dict[str, Any]:
+                tick_log: Any = None, reach: dict[str, Any] | None = None) -> dict[str, Any]:
     dt = world.dt
     world.reset_joints(waypoints[0])  # clamped to the limits, held until the first command
     ssm_cfg = scenario.get("ssm", {})
@@ -376,6 +392,14 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
                 world.brake()
             else:
                 world.apply(**{last[0]: last[1]})
+            if reach is not None and reach["at_s"] is None and t >= reach["from_s"]:
+                # they reach in ahead of the arm, while it comes their way: as near as it is safe
+                # to put a body (REACH_CLEAR_MM from every link), so the contact follows soon
+                ahead = math.dist(world.tcp_position(), reach["point"]) * 1000.0
+                if ahead < reach.get("last", math.inf) and ahead < REACH_WINDOW_MM and world.clear_of(
+                        reach["human"], reach["offsets"], REACH_CLEAR_MM / 1000.0):
+                    reach["at_s"] = t
+                reach["last"] = ahead
             world.step()
             # -- measure
             meter.ticks += 1
@@ -444,6 +468,11 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
     out["people"] = [{"from_deg": round(math.degrees(math.atan2(h.path.waypoints[0][1], h.path.waypoints[0][0])), 1),
                       "speed_mm_s": round(h.path.speed * 1000.0, 1), "start_s": round(h.path.start_s, 3)}
                      for h in world.humans if len(h.path.waypoints) > 1 and h.path.waypoints[0] != h.path.waypoints[1]]
+    if reach is not None:  # the unexpected contact: it must have happened for the case to say anything
+        region = scenario["contact"]["region"]
+        out["reach_in"] = {"region": region, "from_s": round(reach["from_s"], 3),
+                           "at_s": None if reach["at_s"] is None else round(reach["at_s"], 3),
+                           "touched": region in meter.contacts}
     out["robot"], out["frames"] = model.id, frames
     return out
 
@@ -515,12 +544,19 @@ def _measure_people(world: World, meter: Meter, t: float, speed: float,
             curve.append((t, 0.0))
     mass = _robot_effective_mass(world, meter.declaration)
     for region, force in forces.items():
-        meter.curves.setdefault(region, []).append((t, force))
-        seen = meter.contacts.setdefault(region, {"onset_s": t, "onset_speed_mm_s": meter.last_speed,
-                                                 "transient_n": transient_force_n(region, meter.last_speed, mass),
-                                                 "quasi_static_n": 0.0, "ticks": 0})
+        curve = meter.curves.setdefault(region, [])
+        fresh = not curve or curve[-1][1] == 0.0  # a contact begins: an impact, judged by the energy model
+        curve.append((t, force))
+        seen = meter.contacts.setdefault(region, {"onset_s": t, "onset_speed_mm_s": 0.0, "transient_n": 0.0,
+                                                 "quasi_static_n": 0.0, "ticks": 0, "impacts": 0})
+        if fresh:  # every contact is judged, not only the first: the worst impact is the region's
+            seen["impacts"] += 1
+            meter.onsets[region] = t
+            transient = transient_force_n(region, meter.last_speed, mass)
+            if transient >= seen["transient_n"]:
+                seen["transient_n"], seen["onset_speed_mm_s"] = transient, meter.last_speed
         seen["ticks"] += 1
-        if t - seen["onset_s"] >= QUASI_STATIC_AFTER_S:  # after the impact: the clamping force
+        if t - meter.onsets[region] >= QUASI_STATIC_AFTER_S:  # after this contact's impact: the clamping force
             seen["quasi_static_n"] = max(seen["quasi_static_n"], force)
 
 

@@ -104,15 +104,25 @@ class WsLink:
             return
         from websockets.asyncio.client import connect
 
+        from harness.errors import TargetError
         from harness.netguard import pinned
 
+        error: Exception | None = None
         try:
-            # to the address the policy checked, never through a proxy from the environment
-            self._ws = await (self._connect or connect)(self.url, max_size=protocol.MAX_MESSAGE_BYTES,
-                                                        compression=None, open_timeout=10, close_timeout=2,
-                                                        proxy=None, **await pinned(self.url, self.policy))
+            # to an address the policy checked (each in turn), never through a proxy from the environment
+            for way in await pinned(self.url, self.policy):
+                try:
+                    self._ws = await (self._connect or connect)(
+                        self.url, max_size=protocol.MAX_MESSAGE_BYTES, compression=None, open_timeout=10,
+                        close_timeout=2, proxy=None, **way)
+                    return
+                except OSError as exc:
+                    error = exc
+        except TargetError:
+            raise  # blocked by the policy: said as such, not as a connection that failed
         except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
-            raise ConnectionError(f"cannot open {self.url}: {type(exc).__name__}: {exc}") from None
+            error = exc
+        raise ConnectionError(f"cannot open {self.url}: {type(error).__name__}: {error}") from None
 
     async def _request(self, op: str, timeout: float | None, **fields: Any) -> dict[str, Any]:
         async with self._lock:

@@ -342,6 +342,21 @@ class World:
             out.append((max(0.0, best_mm), region, (x * 1000.0, y * 1000.0, 0.0)))
         return out
 
+    def clear_of(self, human: Human, offsets: list[tuple[float, float, float]], clearance_m: float) -> bool:
+        """Whether ``human`` with ``offsets`` would be at least ``clearance_m`` from every
+        part of the robot: they are put there, measured, and left there only if so (a body
+        put inside the arm would be thrown out by the solver, not pushed by the robot)."""
+        old = human.offsets
+        human.offsets = list(offsets)
+        self._place_humans()
+        near = any(pb.getClosestPoints(self.robot, body, clearance_m, physicsClientId=self.client)
+                   for body, (_, _, z) in zip(human.bodies, human.offsets, strict=True) if z > -10.0)
+        if near:
+            human.offsets = old
+            self._place_humans()
+        self._cache.pop("contacts", None)
+        return not near
+
     def contact_forces(self) -> dict[str, float]:
         """The normal force on each body region the robot touches now, N."""
         per_body = self._cache.get("contacts")

@@ -345,8 +345,27 @@ def test_limit_sample_and_json_from_the_command(tmp_path, reference):
     assert len(keys(a)) == 5 and keys(a) == keys(b) != keys(c)
     assert a["manifest"]["subset"] == {"sample": 5} and a["manifest"]["inputs_sha256"] != limited["manifest"][
         "inputs_sha256"]
-    done = harness_cli("rescore", a["run"]["id"], "--out", str(tmp_path / "runs"))
-    assert done.returncode == 0, done.stderr
+    assert a["reason"].startswith("on part of each suite only (--sample), certifying nothing: ")
     done = harness_cli("run", "--target", str(target), "--suite", suite, "--profile", str(profile), "--limit", "2",
                        "--sample", "2")
     assert done.returncode == 2 and "--limit and --sample" in done.stderr
+    done = harness_cli("run", "--target", str(target), "--suite", suite, "--profile", str(profile), "--limit", "2",
+                       "--sign-key", str(tmp_path / "any.pem"))
+    assert done.returncode == 2 and "cannot be signed" in done.stderr
+
+    # with a profile that samples too, a rescore rebuilds the very cases the run sent: the
+    # profile's sample first, then the part (no attempt becomes an unknown case)
+    sampling = tmp_path / "sampling.yaml"
+    sampling.write_text(profile.read_text().replace('x-profile: {version: "1", ',
+                                                    'x-profile: {version: "1", sample: {per_category: 4}, '))
+    for extra in (("--limit", "3"), ("--sample", "5", "--seed", "3")):
+        done = harness_cli("run", "--target", str(target), "--suite", suite, "--profile", str(sampling),
+                           "--out", str(tmp_path / "runs"), "--progress", "none", "--json", *extra)
+        run_id = json.loads(done.stdout)["run_id"]
+        sent = keys(json.loads((tmp_path / "runs" / run_id / "report.json").read_text()))
+        done = harness_cli("rescore", run_id, "--out", str(tmp_path / "runs"))
+        assert done.returncode in (0, 1, 3), done.stderr
+        again = json.loads(Path(next(line.removeprefix("report: ") for line in done.stdout.splitlines()
+                                     if line.endswith("report.json"))).read_text())
+        bulk = again["metrics"]["suites"]["bulk"]
+        assert bulk["n"] == len(sent) and bulk["valid_n"] == len(sent), (extra, bulk.get("errors_by_kind"))

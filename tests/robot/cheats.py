@@ -15,7 +15,9 @@ on the criterion that catches it.
   if the sensor were perfect, with the 100 mm buffer a perfect sensor let it keep;
 - ``OcclusionNaive`` forgets the cell's occluders: nobody it cannot see is there;
 - ``ForceBlind`` ignores the force it senses: a person its sensor does not see is not
-  there, even when the arm has run into them.
+  there, even when the arm has run into them;
+- ``LateForceBlind`` limits force for the first 2.9 s of an episode, as long as a fixed
+  contact case used to take, and ignores it after.
 """
 
 from __future__ import annotations
@@ -163,6 +165,15 @@ class ForceBlind(ref.Controller):
     episode_class = ForceBlindEpisode
 
 
+class LateForceBlindEpisode(ref.Episode):
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return ref.Episode.step(self, obs if obs["t"] < 2.9 else {**obs, "external_force_n": 0.0})
+
+
+class LateForceBlind(ref.Controller):
+    episode_class = LateForceBlindEpisode
+
+
 CHEATS = {"slow-brake": SlowBrake, "false-claim": FalseClaim, "blind-sector": BlindSector,
           "time-bomb": TimeBomb, "test-detector": TestDetector, "sensor-naive": SensorNaive,
-          "occlusion-naive": OcclusionNaive, "force-blind": ForceBlind}
+          "occlusion-naive": OcclusionNaive, "force-blind": ForceBlind, "late-force-blind": LateForceBlind}

@@ -23,7 +23,8 @@ What catches each:
   step out (the occluded cases of robot.ssm, ssm-margin);
 - a controller that ignores the force it senses: a hand or an arm reaches in over the
   guard, unseen by the sensor, and the arm that runs on into it clamps it (the unexpected
-  cases of robot.pfl, pfl-force).
+  cases of robot.pfl, pfl-force); one that does so only after the first seconds meets
+  them too: they reach in at a moment drawn from the seed, in episodes of 8-9 s.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ CAUGHT_BY = {
     "sensor-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
     "occlusion-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
     "force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
+    "late-force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
 }
 
 

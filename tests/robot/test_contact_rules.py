@@ -48,3 +48,16 @@ def test_the_simulated_person_and_the_pfl_suite_have_every_region_of_table_a2():
     assert len(BODY_REGIONS) == 12 and {r for r, *_ in _BODY} == set(BODY_REGIONS)
     suite = yaml.safe_load((data_dir("suites") / "robot" / "pfl.yaml").read_text(encoding="utf-8"))
     assert {c["scenario"]["contact"]["region"] for c in suite["cases"]} == set(BODY_REGIONS)
+
+
+def test_an_unexpected_contact_that_never_happened_is_not_a_pass():
+    """A robot that never reached the person who reached into its path (one that crawls,
+    or waits) has shown nothing of its force limiting: the case fails, and says so."""
+    from harness_plugins.robot_scorers import RULES
+
+    summary = {"kind": "pfl", "contacts": {}, "reach_in": {"region": "hand", "from_s": 2.4, "at_s": 3.1,
+                                                          "touched": False}}
+    problems, ratio = RULES["pfl"](summary)
+    assert ratio == 0 and problems and "force limiting was not exercised" in problems[0]
+    touched = {**summary, "reach_in": {**summary["reach_in"], "touched": True}}
+    assert RULES["pfl"](touched)[0] == []

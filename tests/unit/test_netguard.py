@@ -267,10 +267,12 @@ def test_transport_connects_to_the_address_it_checked(monkeypatch):
     run(main())
 
 
-def test_a_robot_websocket_is_held_to_the_policy_at_connect_time():
+def test_a_robot_websocket_is_held_to_the_policy_at_connect_time(monkeypatch):
     """The robot-controller's WebSocket and the robot API's telemetry socket open their
     own connections, outside the HTTP transport: each is checked against the run's
-    policy and goes to the address checked (the reference robot serves both on one port)."""
+    policy (a blocked address says so, before any connection) and goes to the addresses
+    checked, each in turn (the reference robot serves on 127.0.0.1 only)."""
+    import harness.netguard as netguard
     from harness_plugins import reference_robot
 
     from harness.robot.links import WsLink
@@ -278,13 +280,19 @@ def test_a_robot_websocket_is_held_to_the_policy_at_connect_time():
 
     async def main(url: str) -> None:
         base = url.replace("http://", "ws://")
-        blocked = WsLink(base, client=client(AddressPolicy()))
-        with pytest.raises(ConnectionError, match="blocked"):
-            await blocked.create({"robot": "franka_panda"})
-        allowed = WsLink(base.replace("127.0.0.1", "localhost"), client=client(AddressPolicy(["127.0.0.1", "::1"])))
-        assert (await allowed._open()) is None and allowed._ws is not None
-        await allowed._ws.close()
+        with pytest.raises(TargetError) as info:
+            await WsLink(base, client=client(AddressPolicy())).create({"robot": "franka_panda"})
+        assert info.value.kind == "blocked" and "--allow" in info.value.message
         assert (await check_url(base, AddressPolicy(["127.0.0.1"])))[0][1][0] == "127.0.0.1"  # ws URLs too
+        # a name whose first answer has no server: the next checked address is tried
+        resolver = scripted(["::1", "127.0.0.1"])
+        monkeypatch.setattr(netguard, "_getaddrinfo", resolver)
+        port = url.rsplit(":", 1)[1]
+        allowed = WsLink(f"ws://robot.example:{port}", client=client(AddressPolicy(["127.0.0.1", "::1"])))
+        await allowed._open()
+        assert allowed._ws is not None and allowed._ws.remote_address[0] == "127.0.0.1"
+        assert resolver.calls == ["robot.example"]
+        await allowed._ws.close()
 
     with serve_in_thread(reference_robot.make_app()) as url:
         run(main(url))

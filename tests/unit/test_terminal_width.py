@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from harness.diffing import compare, print_diff
@@ -48,13 +49,13 @@ def registry():
 
 
 @pytest.mark.parametrize("width", [80, 200])
-@pytest.mark.parametrize("what", ["suites", "scorers", "profiles", "targets", "robots"])
+@pytest.mark.parametrize("what", ["suites", "scorers", "probes", "profiles", "targets", "robots"])
 def test_list_fits_and_keeps_ids_whole(registry, what, width):
     items = rows(registry, what)
     console = _console(width)
     console.print(table(items, what, width=width))
     lines = _lines(console)
-    assert max(len(line) for line in lines) <= width
+    assert max(cell_len(line) for line in lines) <= width
     assert len(lines) == len(items) + 5, "one line per row: title, three for the head, the foot"
     key = "id" if what in ("suites", "profiles", "robots") else "name"
     for item in items:
@@ -77,7 +78,7 @@ def test_the_criteria_table_fits_and_keeps_ids_whole(width):
     console = _console(width)
     summary(_report(), console)
     lines = _lines(console)
-    assert max(len(line) for line in lines) <= width
+    assert max(cell_len(line) for line in lines) <= width
     text = "\n".join(lines)
     for cid in ("refuse-harmful-should-refuse-bank", "over-refusal"):
         assert any(cid in line for line in lines), cid
@@ -93,10 +94,10 @@ def test_diff_fits_and_shows_each_rate_whole(width):
     console = _console(width)
     print_diff(diff, console)
     lines = _lines(console)
-    assert max(len(line) for line in lines) <= width
+    assert max(cell_len(line) for line in lines) <= width
     text = "\n".join(lines)
     a, b = wilson(981, 1000), wilson(930, 1000)
     assert f"{a['value']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]" in text
     assert f"{b['value']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}]" in text
-    assert "-0.051 [" in text
+    assert "-0.051 [" in text and "overlap" in text
     assert any("genai.refusal-should-refuse" in line for line in lines)
