@@ -219,8 +219,9 @@ def find(id_or_path: str, folders: list[Path], kind: str, error: type[HarnessErr
             return path
         if found:
             known.append(found)
-    raise error(f"no {kind} with id {id_or_path!r}",
-                     hint=f"give a path, or one of: {', '.join(sorted(known)) or 'none installed'}")
+    near = difflib.get_close_matches(id_or_path, known, n=1)
+    raise error(f"no {kind} with id {id_or_path!r}" + (f": did you mean {near[0]!r}?" if near else ""),
+                hint=f"give a path, or one of: {', '.join(sorted(known)) or 'none installed'}")
 
 
 def resolve_suite(id_or_path: str, registry: Registry) -> Suite:

@@ -550,3 +550,13 @@ def test_run_takes_commas_where_it_takes_repeats(tmp_path, reference):
     assert {p.name for p in run_dir.iterdir()} >= {"report.json", "report.md", "report.junit.xml"}
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert [s["id"] for s in report["manifest"]["suites"]] == ["starter.refusal", "starter.over-refusal"]
+
+
+def test_a_misspelt_suite_or_profile_id_gets_the_nearest_installed_one(tmp_path):
+    target = target_file(tmp_path, "http://127.0.0.1:9")
+    done = harness_cli("run", "--target", str(target), "--profile", "measure-xii-genia", "--no-preflight")
+    assert done.returncode == 2 and "no profile with id 'measure-xii-genia': did you mean 'measure-xii-genai'?" \
+        in done.stderr
+    done = harness_cli("run", "--target", str(target), "--profile", "starter", "--suite", "starter.refusals",
+                       "--no-preflight")
+    assert done.returncode == 2 and "did you mean 'starter.refusal'?" in done.stderr
