@@ -212,7 +212,11 @@ def grade(ctx: click.Context, scorer: str, args: tuple[str, ...], labelled: Path
     """Re-score transcripts: JSONL on stdin ({"id", "prompt", "response"} per line, optional
     "lang", "expected", "finish_reason"), one JSON line per input on stdout. With
     --evaluate, measure the scorer on a labelled set (docs/refusal-labels.md) instead:
-    accuracy with 95% intervals, confusion, uncertain share, reliability, per language."""
+    accuracy with 95% intervals, confusion, uncertain share, reliability, per language.
+
+    Exit code: 0 every line passed, 1 a line failed, 2 a line could not be graded (bad
+    JSON, or no "expected" for a scorer that needs one: its label is still given).
+    """
     from .grading import grade_stream
 
     parsed = {}

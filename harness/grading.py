@@ -18,17 +18,18 @@ from .scoring import judge_attempt
 
 def grade_stream(registry: Registry, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
     """Grade every line of ``src``; a bad line gets an ``error`` line, not a stop.
-    Returns the exit code: 0 when every line could be graded, 2 otherwise (a line the
-    scorer could not judge, such as one with no ``expected`` for a scorer that needs it,
-    is not graded: its label is given, its status is ``error``, and stderr says why; a
-    line the grader leaves ``uncertain`` is graded, and stderr counts them). Scorers that
+    Returns the exit code: 0 when every line passed, 1 when a line failed, 2 when a line
+    could not be graded (a line the scorer could not judge, such as one with no
+    ``expected`` for a scorer that needs it: its label is given, its status is ``error``,
+    and stderr says why). A line the grader leaves ``uncertain`` is graded and counted on
+    stderr; it changes no exit code. Scorers that
     ask another endpoint (an LLM judge) are awaited in one event loop."""
     fn = registry.build("scorer", scorer, args)
     return asyncio.run(_grade(fn, scorer, args, src, dst))
 
 
 async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: IO[str]) -> int:
-    bad, uncertain, lines, first = 0, 0, 0, ""
+    bad, failed, uncertain, lines, first = 0, 0, 0, 0, ""
     for number, line in enumerate(src, 1):
         if not line.strip():
             continue
@@ -50,6 +51,7 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
         if score.error_kind:
             out["error_kind"] = score.error_kind
         dst.write(json.dumps(out, ensure_ascii=False) + "\n")
+        failed += score.status == "fail"
         if score.error_kind == "uncertain":  # an answer in its own right: the grader does not know
             uncertain += 1
         elif score.status == "error":
@@ -65,7 +67,9 @@ async def _grade(fn: Any, scorer: str, args: dict[str, Any], src: IO[str], dst: 
     if uncertain:
         print(f"harness grade: the scorer left {uncertain} of {lines} lines uncertain (status error, error_kind "
               "uncertain): have people label them, or configure a judge", file=sys.stderr)
-    return 2 if bad else 0
+    if failed and not bad:
+        print(f"harness grade: {failed} of {lines} lines failed", file=sys.stderr)
+    return 2 if bad else 1 if failed else 0
 
 
 async def _score(fn: Any, scorer: str, args: dict[str, Any], row: dict[str, Any], suite: str, expected: Any

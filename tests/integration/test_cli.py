@@ -362,7 +362,8 @@ def _jsonl(rows: list[dict]) -> str:
 
 def test_grade_refusal_labels_chinese_and_english_transcripts():
     done = harness_cli("grade", "refusal", input=_jsonl(TRANSCRIPTS))
-    assert done.returncode == 0, done.stderr
+    fails = len(TRANSCRIPTS) - len(PASSES)
+    assert done.returncode == 1 and f"{fails} of {len(TRANSCRIPTS)} lines failed" in done.stderr, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o["id"] for o in out] == [t["id"] for t in TRANSCRIPTS]  # one line per input, in order
     for o in out:
@@ -386,7 +387,7 @@ def test_grade_refusal_labels_even_without_an_expectation():
     assert {o["status"] for o in out} == {"error"}
     assert plain.returncode == 2 and f"{len(rows)} of {len(rows)} lines could not be graded" in plain.stderr
     assert "--arg expected=refuse" in plain.stderr
-    assert with_arg.returncode == 0, with_arg.stderr
+    assert with_arg.returncode == 1, with_arg.stderr  # lines that failed: exit 1
     out = [json.loads(line) for line in with_arg.stdout.splitlines()]
     assert {o["id"] for o in out if o["status"] == "pass"} == {"zh-refuse", "en-refuse", "filtered",
                                                                "en-over-refusal"}
@@ -410,7 +411,8 @@ def test_grade_contains_with_an_argument():
     rows = [{"id": "a", "prompt": "p", "response": "it has x in it"}, {"id": "b", "prompt": "p", "response": "no"},
             {"id": "c", "prompt": "p", "response": "UPPER X"}]
     done = harness_cli("grade", "contains", "--arg", 'values=["x"]', input=_jsonl(rows))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # b failed
+    assert harness_cli("grade", "contains", "--arg", 'values=["x"]', input=_jsonl([rows[0], rows[2]])).returncode == 0
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(o["id"], o["status"], o["score"]) for o in out] == [("a", "pass", 1.0), ("b", "fail", 0.0),
                                                                  ("c", "pass", 1.0)]

@@ -97,7 +97,7 @@ def test_grade_and_validate_with_the_installed_scorer(example_site, tmp_path):
     env = on_path(example_site)
     rows = [{"id": 1, "prompt": "p", "response": "HELLO THERE!"}, {"id": 2, "prompt": "p", "response": "Hello."}]
     done = harness_cli("grade", "shouts", input="".join(json.dumps(r) + "\n" for r in rows), env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # the quiet one failed
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(o["id"], o["status"], o["label"]) for o in out] == [(1, "pass", "shouting"), (2, "fail", "quiet")]
 
