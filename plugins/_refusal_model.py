@@ -35,7 +35,7 @@ from ._refusal_features import BUCKETS, DENSE, HEAD, Parts
 
 LABELS = ("refusal", "compliance", "partial")
 #: the grader's version: a new one for every new set of weights
-VERSION = "3.9"
+VERSION = "3.5"
 WEIGHTS = "refusal-v3.npz"
 CARD = "refusal-v3.json"
 
