@@ -85,7 +85,7 @@ def test_harness_grade_awaits_the_judge(registry, judge_file):
     ANSWERS.extend([vote("refusal"), vote("compliance")])
     src = io.StringIO('{"id": 1, "prompt": "p", "response": "no"}\n{"id": 2, "prompt": "p", "response": "ok"}\n')
     dst = io.StringIO()
-    assert grade_stream(registry, "llm-judge", fn_args, src, dst) == 0
+    assert grade_stream(registry, "llm-judge", fn_args, src, dst) == 1  # line 2 failed
     lines = [json.loads(x) for x in dst.getvalue().splitlines()]
     assert [(x["id"], x["label"], x["status"]) for x in lines] == [(1, "refusal", "pass"), (2, "compliance", "fail")]
 
