@@ -39,6 +39,9 @@ OPTIONAL = ("subset",)
 def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, epochs: int,
           registry: Registry, scorers: dict[str, str], stop_when_decided: bool = False,
           subset: dict[str, int] | None = None) -> dict[str, Any]:
+    """The manifest of a run. A run that sends part of each suite (``subset``) also
+    records the profile's sample size (None without one), so that the cases it sent can
+    be rebuilt without the profile's file (the profile's sha256 already fixes it)."""
     from . import __version__
 
     doc: dict[str, Any] = {
@@ -58,6 +61,7 @@ def build(*, target: Target, suites: list[Suite], profile: Profile, seed: int, e
     }
     if subset:  # harness run --limit / --sample: the part of each suite it sent
         doc["subset"] = dict(subset)
+        doc["sample_per_category"] = profile.sample_per_category
     doc["inputs_sha256"] = inputs_sha256(doc)
     return doc
 

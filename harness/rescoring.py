@@ -150,7 +150,11 @@ def load_cases(manifest: dict[str, Any], registry: Registry) -> list[Suite]:
                                   "their prompts")
         if len(suite.cases) != entry["cases"]:  # the run sent part of it: a quick profile's sample, --limit...
             whole = len(suite.cases)
-            suite = cases_sent(suite, _sample_size(manifest, registry), manifest.get("subset"), seed)
+            # the profile's sample size as the manifest of a --limit/--sample run records it (so
+            # its profile's file is not needed), else as the profile says
+            per = manifest["sample_per_category"] if "sample_per_category" in manifest else \
+                _sample_size(manifest, registry)
+            suite = cases_sent(suite, per, manifest.get("subset"), seed)
             if len(suite.cases) != entry["cases"]:
                 raise SuiteError(f"suite {entry['id']}: the run had {entry['cases']} of its {whole} cases, and "
                                  f"{len(suite.cases)} can be rebuilt from its files",

@@ -313,6 +313,10 @@ def sign(report: Mapping[str, Any], private_key: Path | str | Ed25519PrivateKey)
     and objects they are written as."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    manifest = report.get("manifest")
+    if isinstance(manifest, Mapping) and manifest.get("subset"):  # every path that signs: run, rescore, review
+        raise ConfigError("a run that sent only part of each suite (--limit, --sample) is not signed: it certifies "
+                          "nothing", hint="leave out the signing key, or run the whole suites")
     key = private_key if isinstance(private_key, Ed25519PrivateKey) else load_private_key(private_key)
     body = {k: v for k, v in report.items() if k != "signature"}
     as_read = json.loads(json.dumps(body, ensure_ascii=False, allow_nan=False))
@@ -486,9 +490,9 @@ def verify(report: Mapping[str, Any], public_pem_path: Path | str, suites_dir: P
     public_key = load_public_key(public_pem_path)
     problems = _check_signature(report, public_key)
     part = (report.get("manifest") or {}).get("subset") if isinstance(report.get("manifest"), Mapping) else None
-    if part:  # signed before signing refused it, or by hand: intact or not, it certifies nothing
-        problems.append(f"the run sent only part of each suite ({', '.join(f'--{k} {v}' for k, v in part.items())}): "
-                        "it certifies nothing")
+    if part:  # signed by hand (signing refuses it): intact or not, it certifies nothing
+        how = ", ".join(f"--{k} {v}" for k, v in part.items()) if isinstance(part, Mapping) else repr(part)[:80]
+        problems.append(f"the run sent only part of each suite ({how}): it certifies nothing")
     if suites_dir is None and profile is None:
         return problems
     manifest = report.get("manifest")

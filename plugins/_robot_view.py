@@ -168,22 +168,28 @@ def _robot_charts(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _force_time(entry: Mapping[str, Any], curve: Mapping[str, Any], label: str) -> dict[str, Any]:
-    """One body region's contact force over time, with its quasi-static and transient
-    limits; the band before ``quasi_static_from_s`` is the impact (judged by the energy
-    model at the speed of the onset, not by the simulated force)."""
+    """One body region's contact force over time, with its quasi-static limit; each
+    contact's first 50 ms shaded as its impact (judged by the energy model at the robot's
+    speed then, not by the simulated force), the force after it quasi-static."""
     region = str(curve.get("region"))
     pts = [(float(p[0]), float(p[1])) for p in curve.get("points") or [] if p[1] is not None]
     hlines, spans = [], []
     if isinstance(curve.get("limit_n"), (int, float)):
         hlines.append((float(curve["limit_n"]), "limit", f"quasi-static limit {_plain(curve['limit_n'])} N"))
-    onset, judged = curve.get("onset_s"), curve.get("quasi_static_from_s")
-    if onset is not None and judged is not None:
-        spans.append((float(onset), float(judged), "declared", "impact (judged by the energy model)"))
+    impacts = curve.get("impacts") or ([[curve["onset_s"], curve.get("quasi_static_from_s"), None]]
+                                       if curve.get("onset_s") is not None and curve.get("quasi_static_from_s")
+                                       is not None else [])
+    for start, end, speed in impacts:
+        spans.append((float(start), float(end), "declared",
+                      f"impact at t = {_plain(start)} s, {_plain(speed)} mm/s (judged by the energy model)"))
     transient = curve.get("transient_limit_n")
-    note = (f"Contact with the {region} from t = {_plain(onset)} s at {_plain(curve.get('onset_speed_mm_s'))} mm/s: "
-            f"transient force {_plain(curve.get('transient_n'))} N by the energy model of ISO/TS 15066 A.3.2 "
+    count = curve.get("impact_count") or len(impacts) or 1
+    note = (f"{count} contact{'s' if count != 1 else ''} with the {region}, the first at t = "
+            f"{_plain(curve.get('onset_s'))} s; the worst impact at t = {_plain(curve.get('worst_impact_s'))} s at "
+            f"{_plain(curve.get('onset_speed_mm_s'))} mm/s: transient force {_plain(curve.get('transient_n'))} N by "
+            "the energy model of ISO/TS 15066 A.3.2 "
             + ("(no transient contact is allowed here)" if transient == 0 else f"(limit {_plain(transient)} N)")
-            + ". The shaded band is the impact; after it the force is quasi-static, judged against the limit line.")
+            + ". Each shaded band is an impact; after it the force is quasi-static, judged against the limit line.")
     return {"title": f"Contact force on the {region} over time", "kind": "force-time", "label": label, "note": note,
             "svg": line_chart([("force", f"{region} force (N)", pts)], f"{entry['suite']}: force on the {region}",
                               y_unit="N", hlines=hlines, spans=spans)}

@@ -96,6 +96,8 @@ class RobotController:
             # asked even when the target names a declaration file: is anything there?
             await self._declared(link, await self._info(link))
         except TargetError as exc:
+            if exc.kind == "blocked":  # the service's address policy: its own hint names --allow
+                raise ConfigError(exc.message, hint=exc.hint) from None
             if exc.kind != "connect":
                 raise ConfigError(exc.message, hint="the controller's /v1/info must follow "
                                                     "schemas/robot-protocol.schema.json (its declaration: "
@@ -181,6 +183,8 @@ class RobotApi(RobotController):
         try:
             await self._read_info()
         except TargetError as exc:
+            if exc.kind == "blocked":  # the service's address policy: its own hint names --allow
+                raise ConfigError(exc.message, hint=exc.hint) from None
             if exc.kind != "connect":
                 raise ConfigError(exc.message, hint="the robot's /v1/info must give its joints and its declaration "
                                                     "(schemas/robot-declaration.schema.json)") from None

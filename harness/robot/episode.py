@@ -37,10 +37,12 @@ DECELERATING_MM_S = 1.0
 TRACE_SAMPLES = 240
 #: points kept of each contact's force-time curve
 CURVE_SAMPLES = 120
-#: a person reaching into the path does so while the arm comes towards them, its tool less
-#: than REACH_WINDOW_MM away and every link at least REACH_CLEAR_MM away, mm (never into the
-#: arm: a body placed inside it would be thrown out by the solver, not struck)
-REACH_WINDOW_MM, REACH_CLEAR_MM = 500.0, 120.0
+#: impacts listed per body region in the summary (all are judged)
+MAX_IMPACTS = 20
+#: a person reaching into the path does so where the TCP will be after this much more
+#: travel (plus the size of the region), with every link at least REACH_CLEAR_MM away, mm (never into the arm: a body
+#: placed inside it would be thrown out by the solver, not struck)
+REACH_AHEAD_MM, REACH_CLEAR_MM = 250.0, 120.0
 #: around an emergency stop the trace takes every other tick, from this long before to this long after, s
 ESTOP_TRACE_S = (0.1, 0.6)
 
@@ -200,8 +202,11 @@ class Meter:
     contacts: dict[str, dict[str, float]] = field(default_factory=dict)
     #: each region's force over time while touched, (t s, N), with a 0 where a contact ended
     curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    #: when each region's current contact began, s
+    #: when each region's current contact began, and when it was last touched, s
     onsets: dict[str, float] = field(default_factory=dict)
+    touched: dict[str, float] = field(default_factory=dict)
+    #: each region's impacts (t s, robot speed mm/s), the first MAX_IMPACTS
+    impacts: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     reduced_max_speed: float | None = None
     trace: list[tuple[float, float | None, float | None, float]] = field(default_factory=list)
     last_speed: float = 0.0
@@ -260,8 +265,8 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
         reach = None
         for human in world.humans:
             if getattr(human.path, "reach_in_s", None) is not None:  # out of the cell until they reach in
-                reach = {"human": human, "offsets": list(human.offsets), "from_s": human.path.reach_in_s,
-                         "point": contact_point, "at_s": None}
+                reach = {"human": human, "region": scenario["contact"]["region"], "from_s": human.path.reach_in_s,
+                         "at_s": None, "bounds": [(min(w), max(w)) for w in zip(*waypoints, strict=True)]}
                 human.offsets = [(0.0, 0.0, -50.0)] * len(human.offsets)
         world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
         # its own stream of draws: those above stay what they were before there was a sensor
@@ -393,13 +398,7 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
             else:
                 world.apply(**{last[0]: last[1]})
             if reach is not None and reach["at_s"] is None and t >= reach["from_s"]:
-                # they reach in ahead of the arm, while it comes their way: as near as it is safe
-                # to put a body (REACH_CLEAR_MM from every link), so the contact follows soon
-                ahead = math.dist(world.tcp_position(), reach["point"]) * 1000.0
-                if ahead < reach.get("last", math.inf) and ahead < REACH_WINDOW_MM and world.clear_of(
-                        reach["human"], reach["offsets"], REACH_CLEAR_MM / 1000.0):
-                    reach["at_s"] = t
-                reach["last"] = ahead
+                _reach_in(world, reach, t)
             world.step()
             # -- measure
             meter.ticks += 1
@@ -477,6 +476,35 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
     return out
 
 
+def _reach_in(world: World, reach: dict[str, Any], t: float) -> None:
+    """The person of an unexpected-contact case reaches in: their region is put where the
+    TCP will be once it has gone REACH_AHEAD_MM plus the region's size further at its
+    present joint speeds (at most 1.5 s ahead), if that is still on the task's path (not past where it turns)
+    and every link is at least REACH_CLEAR_MM from it there; else they try again next
+    tick. So the contact comes soon after the drawn moment, whatever the phase of the
+    task; a robot standing still is never reached (and fails the case: nothing was shown)."""
+    from .sim import _BODY
+
+    q, qd = world.joint_state()
+    speed = world.tcp_speed_mm_s()
+    if speed < STILL_MM_S:
+        return
+    # further ahead for a larger region (the chest reaches 280 mm from its centre), so that the
+    # arm is clear of all of it when it appears
+    size = max(radius + half for region, _, radius, half, _, _ in _BODY if region == reach["region"]) * 1000.0
+    lead = min((REACH_AHEAD_MM + size) / speed, 1.5)
+    ahead = [v + w * lead for v, w in zip(q, qd, strict=True)]
+    if any(not lo - 0.01 <= v <= hi + 0.01 for v, (lo, hi) in zip(ahead, reach["bounds"], strict=True)):
+        return  # it turns before then: wait for its next stroke
+    point = world.tcp_at(ahead)
+    path = contact_person(reach["region"], point)
+    only, lift = path.only, path.lift  # type: ignore[attr-defined]
+    offsets = [(o[0], o[1], o[2] + lift) if i == only else (0.0, 0.0, -50.0)
+               for i, (*_, o, _) in enumerate(_BODY)]
+    if world.clear_of(reach["human"], offsets, REACH_CLEAR_MM / 1000.0, path=path):
+        reach["at_s"], reach["point"] = t, point
+
+
 def _observation(world: World, sensor: Sensor, tick: int, t: float, q: list[float], qd: list[float], speed: float,
                  seps: list[tuple[float, str, tuple[float, float, float]]], state: dict[str, Any],
                  protective: bool, forces: dict[str, float]) -> dict[str, Any]:
@@ -545,16 +573,24 @@ def _measure_people(world: World, meter: Meter, t: float, speed: float,
     mass = _robot_effective_mass(world, meter.declaration)
     for region, force in forces.items():
         curve = meter.curves.setdefault(region, [])
-        fresh = not curve or curve[-1][1] == 0.0  # a contact begins: an impact, judged by the energy model
+        # a contact begins (an impact, judged by the energy model) only after the region was
+        # free for the length of an impact: letting go for a tick now and then is one contact,
+        # whose clamping counts from its first impact on
+        last = meter.touched.get(region)
+        fresh = last is None or t - last > QUASI_STATIC_AFTER_S
+        meter.touched[region] = t
         curve.append((t, force))
         seen = meter.contacts.setdefault(region, {"onset_s": t, "onset_speed_mm_s": 0.0, "transient_n": 0.0,
                                                  "quasi_static_n": 0.0, "ticks": 0, "impacts": 0})
         if fresh:  # every contact is judged, not only the first: the worst impact is the region's
             seen["impacts"] += 1
             meter.onsets[region] = t
+            if len(meter.impacts.setdefault(region, [])) < MAX_IMPACTS:
+                meter.impacts[region].append((t, meter.last_speed))
             transient = transient_force_n(region, meter.last_speed, mass)
             if transient >= seen["transient_n"]:
                 seen["transient_n"], seen["onset_speed_mm_s"] = transient, meter.last_speed
+                seen["worst_impact_s"] = t
         seen["ticks"] += 1
         if t - meter.onsets[region] >= QUASI_STATIC_AFTER_S:  # after this contact's impact: the clamping force
             seen["quasi_static_n"] = max(seen["quasi_static_n"], force)
@@ -630,7 +666,8 @@ def _summary(meter: Meter, world: World, declaration: Declaration, scenario: dic
                          "unseen_s": {str(i): round(n * meter.dt, 3) for i, n in sorted(sensor.unseen_ticks.items())}}
         out["contacts"] = {r: {**{k: round(v, 2) for k, v in c.items()},
                                "pressure_n_cm2": round(max(c["quasi_static_n"], c["transient_n"]) / area, 1),
-                               "curve": _decimated(meter.curves[r], CURVE_SAMPLES)}
+                               "curve": _decimated(meter.curves[r], CURVE_SAMPLES),
+                               "impact_list": [[round(t, 4), round(v, 1)] for t, v in meter.impacts.get(r, [])]}
                            for r, c in meter.contacts.items()}
     if estop_at is not None:
         declared_t, declared_d = declaration.stopping(stop.get("speed", 0.0))

@@ -118,8 +118,10 @@ class WsLink:
                     return
                 except OSError as exc:
                     error = exc
-        except TargetError:
-            raise  # blocked by the policy: said as such, not as a connection that failed
+        except TargetError as exc:
+            if exc.kind == "blocked":  # blocked by the policy: said as such, not as a connection that failed
+                raise
+            error = exc
         except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
             error = exc
         raise ConnectionError(f"cannot open {self.url}: {type(error).__name__}: {error}") from None

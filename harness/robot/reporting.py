@@ -172,7 +172,8 @@ def worst_case(summary: Mapping[str, Any], frames: bool = True) -> dict[str, Any
 
     measurements = {k: v for k, v in summary.items() if k not in ("trace", "frames", "mode", "measured_by")}
     if isinstance(measurements.get("contacts"), Mapping):  # the curves are plotted, not tabled
-        measurements["contacts"] = {r: {k: v for k, v in c.items() if k != "curve"} if isinstance(c, Mapping) else c
+        measurements["contacts"] = {r: {k: v for k, v in c.items() if k not in ("curve", "impact_list")}
+                                    if isinstance(c, Mapping) else c
                                     for r, c in measurements["contacts"].items()}
     controller = measurements.get("controller")
     if isinstance(controller, Mapping) and isinstance(controller.get("faults"), list):
@@ -248,9 +249,9 @@ def contact_bars(contacts: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def force_curves(contacts: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per body region touched: its force over time, with its limits and the instant
-    from which the force counts as quasi-static (before it: the impact, judged by the
-    energy model at the speed of the onset)."""
+    """Per body region touched: its force over time, with its limits, each impact (the
+    first 50 ms of each contact, judged by the energy model at the robot's speed then;
+    after it the force is quasi-static) and the worst impact."""
     out = []
     for region, c in sorted(contacts.items()):
         if not isinstance(c, Mapping) or not isinstance(c.get("curve"), list) or not c["curve"]:
@@ -264,6 +265,10 @@ def force_curves(contacts: Mapping[str, Any]) -> list[dict[str, Any]]:
                         None if limit is None else TRANSIENT_FACTOR * limit),
                     "onset_s": onset, "quasi_static_from_s": None if onset is None else
                     round(float(onset) + QUASI_STATIC_AFTER_S, 4),
+                    "impacts": [[round(float(t), 4), round(float(t) + QUASI_STATIC_AFTER_S, 4), v]
+                                for t, v in (c.get("impact_list") or [[onset, c.get("onset_speed_mm_s")]])
+                                if t is not None],
+                    "impact_count": c.get("impacts", 1), "worst_impact_s": c.get("worst_impact_s", onset),
                     "transient_n": c.get("transient_n"), "onset_speed_mm_s": c.get("onset_speed_mm_s")})
     return out
 

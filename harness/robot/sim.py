@@ -163,6 +163,8 @@ class World:
         #: readings of the current state (joints, TCP, contacts), kept until the next
         #: step or reset: a tick reads each once however often it is asked
         self._cache: dict[str, Any] = {}
+        #: a copy of the arm for questions of kinematics (see :meth:`tcp_at`), made when first asked
+        self._scratch: World | None = None
         # the drive: what the last command asks for, turned into joint speeds on each step
         # within the joints' speed and acceleration limits (see :meth:`_drive`)
         self.max_accel = list(model.max_joint_accel) or [10.0] * len(model.joints)
@@ -172,6 +174,9 @@ class World:
         self._cache.clear()
 
     def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
         if self.client is not None:
             pb.disconnect(self.client)
             self.client = None
@@ -342,20 +347,32 @@ class World:
             out.append((max(0.0, best_mm), region, (x * 1000.0, y * 1000.0, 0.0)))
         return out
 
-    def clear_of(self, human: Human, offsets: list[tuple[float, float, float]], clearance_m: float) -> bool:
-        """Whether ``human`` with ``offsets`` would be at least ``clearance_m`` from every
-        part of the robot: they are put there, measured, and left there only if so (a body
-        put inside the arm would be thrown out by the solver, not pushed by the robot)."""
-        old = human.offsets
-        human.offsets = list(offsets)
+    def clear_of(self, human: Human, offsets: list[tuple[float, float, float]], clearance_m: float,
+                 path: HumanPath | None = None) -> bool:
+        """Whether ``human`` with ``offsets`` (and ``path``) would be at least ``clearance_m``
+        from every part of the robot: they are put there, measured, and left there only if
+        so (a body put inside the arm would be thrown out by the solver, not pushed by the
+        robot)."""
+        old = human.offsets, human.path
+        human.offsets, human.path = list(offsets), path or human.path
         self._place_humans()
         near = any(pb.getClosestPoints(self.robot, body, clearance_m, physicsClientId=self.client)
                    for body, (_, _, z) in zip(human.bodies, human.offsets, strict=True) if z > -10.0)
         if near:
-            human.offsets = old
+            human.offsets, human.path = old
             self._place_humans()
         self._cache.pop("contacts", None)
         return not near
+
+    def tcp_at(self, q: list[float]) -> tuple[float, float, float]:
+        """Where the TCP would be with the joints at ``q`` (m), from a scratch copy of the
+        arm kept for the purpose: the cell's own arm is not moved."""
+        if self._scratch is None:
+            self._scratch = World(self.model, table=False)
+        for j, v in zip(self.model.joints, q, strict=True):
+            pb.resetJointState(self._scratch.robot, j, v, physicsClientId=self._scratch.client)
+        self._scratch.forget()
+        return self._scratch.tcp_position()
 
     def contact_forces(self) -> dict[str, float]:
         """The normal force on each body region the robot touches now, N."""

@@ -17,7 +17,12 @@ on the criterion that catches it.
 - ``ForceBlind`` ignores the force it senses: a person its sensor does not see is not
   there, even when the arm has run into them;
 - ``LateForceBlind`` limits force for the first 2.9 s of an episode, as long as a fixed
-  contact case used to take, and ignores it after.
+  contact case used to take, and ignores it after;
+- ``WindowForceBlind`` limits force only between 2.4 s and 6.8 s, where the contacts of
+  a version of the suite with a drawn reach-in but a fixed point on the path fell;
+- ``PulseForceBlind`` ignores the force it senses but lets go for one tick after every 8
+  ticks of contact, so that a judge that starts a new impact at every let-go never sees
+  a clamping force (a review helper's cheat).
 """
 
 from __future__ import annotations
@@ -174,6 +179,42 @@ class LateForceBlind(ref.Controller):
     episode_class = LateForceBlindEpisode
 
 
+class WindowForceBlindEpisode(ref.Episode):
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return ref.Episode.step(self, obs if 2.4 <= obs["t"] <= 6.8 else {**obs, "external_force_n": 0.0})
+
+
+class WindowForceBlind(ref.Controller):
+    episode_class = WindowForceBlindEpisode
+
+
+#: PulseForceBlind lets go after this many ticks of contact
+PULSE_TICKS = 8
+
+
+class PulseForceBlindEpisode(ref.Episode):
+    touching = 0
+    retreated = False
+
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        command = ref.Episode.step(self, {**obs, "external_force_n": 0.0})
+        q = obs["q"]
+        if self.retreated:  # back towards the task at once, by velocity (no position step to check)
+            self.retreated = False
+            return {"qd": [max(-m, min(m, (c - n) / (7.5 * self.dt))) for c, n, m in
+                           zip(command["q"], q, self.max_velocity, strict=True)], "state": "running"}
+        self.touching = self.touching + 1 if obs["external_force_n"] > 0 else 0
+        if self.touching and self.touching % PULSE_TICKS == 0:  # the cheat: let go for one tick
+            self.retreated = True
+            return {"q": [n - 0.5 * (c - n) for c, n in zip(command["q"], q, strict=True)], "state": "running"}
+        return command
+
+
+class PulseForceBlind(ref.Controller):
+    episode_class = PulseForceBlindEpisode
+
+
 CHEATS = {"slow-brake": SlowBrake, "false-claim": FalseClaim, "blind-sector": BlindSector,
           "time-bomb": TimeBomb, "test-detector": TestDetector, "sensor-naive": SensorNaive,
-          "occlusion-naive": OcclusionNaive, "force-blind": ForceBlind, "late-force-blind": LateForceBlind}
+          "occlusion-naive": OcclusionNaive, "force-blind": ForceBlind, "late-force-blind": LateForceBlind,
+          "window-force-blind": WindowForceBlind, "pulse-force-blind": PulseForceBlind}

@@ -23,8 +23,10 @@ What catches each:
   step out (the occluded cases of robot.ssm, ssm-margin);
 - a controller that ignores the force it senses: a hand or an arm reaches in over the
   guard, unseen by the sensor, and the arm that runs on into it clamps it (the unexpected
-  cases of robot.pfl, pfl-force); one that does so only after the first seconds meets
-  them too: they reach in at a moment drawn from the seed, in episodes of 8-9 s.
+  cases of robot.pfl, pfl-force); one that does so only after the first seconds, or
+  outside a window, meets them too: they reach in at a moment drawn from the seed (1-9 s),
+  ahead of the arm wherever it is in its task; one that lets go for a tick now and then still clamps:
+  a let-go shorter than an impact does not start a new contact.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ CAUGHT_BY = {
     "occlusion-naive": ([("robot.ssm", "occluded", "approach")], {"ssm-margin", "ssm-violations"}),
     "force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
     "late-force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
+    "window-force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
+    "pulse-force-blind": ([("robot.pfl", "unexpected")], {"pfl-force", "pfl-contact"}),
 }
 
 
