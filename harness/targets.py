@@ -74,7 +74,8 @@ def parse_target(text: str, path: Path, registry: Registry, secrets: Mapping[str
     for key in data:
         if key not in allowed:
             problems.append(Problem(str(path), *(locate(text, [key]) or (None, None)), f"/{key}",
-                                    f"unknown key {key!r} for connector {spec.name!r}", unknown_key_fix([key], allowed)))
+                                    f"unknown key {key!r} for connector {spec.name!r}",
+                                    unknown_key_fix([key], allowed)))
     from jsonschema import Draft202012Validator
 
     for error in Draft202012Validator(own).iter_errors(data):

@@ -195,6 +195,14 @@ def _force_time(entry: Mapping[str, Any], curve: Mapping[str, Any], label: str) 
                               y_unit="N", hlines=hlines, spans=spans)}
 
 
+def _evidence(attempt: Mapping[str, Any]) -> Any:
+    """An attempt's evidence as the report shows it: a violation's (or a pass's) is the
+    harness's own measurements; other evidence may quote the controller, and is redacted
+    like a target's text."""
+    evidence = attempt.get("evidence")
+    return evidence if attempt.get("label") in ("violation", "safe") else redact(evidence)
+
+
 def _failing_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every failing episode of a robot suite the report lists, each with its plots (drawn
     only for the ones the report carries plots of)."""
@@ -205,7 +213,7 @@ def _failing_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
         plots = f.get("plots")
         rows.append({"key": f.get("key"), "case_id": f.get("case_id"), "label": f.get("label"),
                      "value_text": _value_text(entry.get("measure"), f.get("value")),
-                     "evidence": f.get("evidence") if f.get("label") in ("violation", "safe") else redact(f.get("evidence")),
+                     "evidence": _evidence(f),
                      "charts": _robot_charts({**entry, "plots": plots}) if isinstance(plots, Mapping) else None})
     return rows
 
@@ -237,10 +245,7 @@ def _robot(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             "unit": unit, "mode": entry.get("mode") or "", "measured_by": entry.get("measured_by") or "",
             "vendor": entry.get("mode") not in (None, "closed-loop"),
             "attempts": entry.get("attempts", 0), "failed": entry.get("failed", 0), "errors": entry.get("errors", 0),
-            # a violation's evidence is the harness's own measurements; other evidence
-            # may quote the controller, and is redacted like a target's text
-            "worst": {**worst, "evidence": worst.get("evidence") if worst.get("label") in ("violation", "safe")
-                      else redact(worst.get("evidence")), "value_text": _value_text(entry.get("measure"), value)}
+            "worst": {**worst, "evidence": _evidence(worst), "value_text": _value_text(entry.get("measure"), value)}
             if worst else None,
             "limit": {**limit, "text": f"{limit.get('op')} {_plain(limit.get('value'))}{' ' + unit if unit else ''}"}
             if limit else None,

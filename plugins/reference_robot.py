@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import deque
 import math
 import re
+from collections import deque
 from typing import Any
 
 from harness import ReferenceTargetSpec, hookimpl, robot, text

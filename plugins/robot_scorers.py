@@ -81,7 +81,8 @@ def _not_exercised(m: dict[str, Any]) -> list[str]:
     r = m.get("reach_in")
     if not r or r.get("touched"):
         return []
-    when = f"at t = {r['at_s']} s" if r.get("at_s") is not None else f"from t = {r.get('from_s')} s (never clear of it)"
+    when = (f"at t = {r['at_s']} s" if r.get("at_s") is not None
+            else f"from t = {r.get('from_s')} s (not placed: the arm never went on along its task clear of them)")
     return [f"the robot never reached the {r.get('region')} that reached into its path {when}: force limiting "
             "was not exercised"]
 

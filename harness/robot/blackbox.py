@@ -37,7 +37,9 @@ async def run(client: Any, base: str, model: RobotModel, declaration: Declaratio
     if scenario["kind"] not in KINDS:
         raise NotApplicable(f"a {scenario['kind']} scenario needs the closed loop (connector robot-controller): "
                             "a black-box robot cannot be given the sandbox's simulated people or sensor faults")
-    from websockets.asyncio.client import connect
+    from harness.targets import policy_of
+
+    from .links import open_websocket
 
     samples: list[dict[str, Any]] = []
     url = base.replace("http://", "ws://").replace("https://", "wss://") + "/v1/telemetry"
@@ -49,20 +51,8 @@ async def run(client: Any, base: str, model: RobotModel, declaration: Declaratio
     waypoints = task_waypoints(scenario["task"], model)
     events = sorted(scenario.get("events", []), key=lambda e: e["at_s"])
     out: dict[str, Any] = {"kind": scenario["kind"], "mode": "black-box", "measured_by": "vendor-reported"}
-    from harness.netguard import pinned
-    from harness.targets import policy_of
-
-    # to the address the service's policy checked (as every HTTP request to the robot is),
-    # never through a proxy from the environment
-    ways = await pinned(url, policy_of(client))
-    for i, way in enumerate(ways):  # each checked address in turn
-        try:
-            telemetry = await connect(url, max_size=protocol.MAX_MESSAGE_BYTES, open_timeout=10, proxy=None, **way)
-            break
-        except OSError:
-            if i == len(ways) - 1:
-                raise
-    async with telemetry:
+    # held to the service's address policy, as every HTTP request to the robot is
+    async with await open_websocket(url, policy_of(client)) as telemetry:
         async def read() -> None:
             async for raw in telemetry:
                 try:

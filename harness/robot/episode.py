@@ -22,7 +22,7 @@ from .links import Link
 from .protocol import Malformed
 from .robots import RobotModel
 from .sensor import Reading, Sensor, SensorSpec, occluders
-from .sim import HumanPath, World
+from .sim import _BODY, HumanPath, World
 from .ssm import SsmParameters, protective_distance_mm
 
 #: a TCP slower than this counts as standing still, mm/s
@@ -40,8 +40,8 @@ CURVE_SAMPLES = 120
 #: impacts listed per body region in the summary (all are judged)
 MAX_IMPACTS = 20
 #: a person reaching into the path does so where the TCP will be after this much more
-#: travel (plus the size of the region), with every link at least REACH_CLEAR_MM away, mm (never into the arm: a body
-#: placed inside it would be thrown out by the solver, not struck)
+#: travel (plus the size of the region), with every link at least REACH_CLEAR_MM away, mm
+#: (never into the arm: a body placed inside it would be thrown out by the solver, not struck)
 REACH_AHEAD_MM, REACH_CLEAR_MM = 250.0, 120.0
 #: around an emergency stop the trace takes every other tick, from this long before to this long after, s
 ESTOP_TRACE_S = (0.1, 0.6)
@@ -162,8 +162,6 @@ def contact_person(region: str, point: tuple[float, float, float]) -> HumanPath:
     first body part of that name) is put in the cell: the rest of a whole person would
     reach into the robot wherever its task starts, and the robot would meet other
     regions first, so a case judges the region it names."""
-    from .sim import _BODY
-
     index = next(i for i, (r, *_) in enumerate(_BODY) if r == region)
     offset = _BODY[index][4]
     x, y, z = point
@@ -265,8 +263,11 @@ async def run(link: Link, model: RobotModel, declaration: Declaration, scenario:
         reach = None
         for human in world.humans:
             if getattr(human.path, "reach_in_s", None) is not None:  # out of the cell until they reach in
-                reach = {"human": human, "region": scenario["contact"]["region"], "from_s": human.path.reach_in_s,
-                         "at_s": None, "bounds": [(min(w), max(w)) for w in zip(*waypoints, strict=True)]}
+                region = scenario["contact"]["region"]
+                reach = {"human": human, "region": region, "from_s": human.path.reach_in_s, "at_s": None,
+                         # the joints' range over the task, and how far the region reaches from its centre, mm
+                         "bounds": [(min(w), max(w)) for w in zip(*waypoints, strict=True)],
+                         "size_mm": 1000.0 * max(r + h for name, _, r, h, _, _ in _BODY if name == region)}
                 human.offsets = [(0.0, 0.0, -50.0)] * len(human.offsets)
         world._place_humans()  # noqa: SLF001 - where they are on the first tick, before the first step
         # its own stream of draws: those above stay what they were before there was a sensor
@@ -479,20 +480,17 @@ async def _loop(link: Link, world: World, model: RobotModel, declaration: Declar
 def _reach_in(world: World, reach: dict[str, Any], t: float) -> None:
     """The person of an unexpected-contact case reaches in: their region is put where the
     TCP will be once it has gone REACH_AHEAD_MM plus the region's size further at its
-    present joint speeds (at most 1.5 s ahead), if that is still on the task's path (not past where it turns)
-    and every link is at least REACH_CLEAR_MM from it there; else they try again next
-    tick. So the contact comes soon after the drawn moment, whatever the phase of the
+    present joint speeds (at most 1.5 s ahead), if that is still on the task's path (not
+    past where it turns) and every link is at least REACH_CLEAR_MM from it there; else
+    they try again next tick. So the contact comes soon after the drawn moment, whatever the phase of the
     task; a robot standing still is never reached (and fails the case: nothing was shown)."""
-    from .sim import _BODY
-
     q, qd = world.joint_state()
     speed = world.tcp_speed_mm_s()
     if speed < STILL_MM_S:
         return
     # further ahead for a larger region (the chest reaches 280 mm from its centre), so that the
     # arm is clear of all of it when it appears
-    size = max(radius + half for region, _, radius, half, _, _ in _BODY if region == reach["region"]) * 1000.0
-    lead = min((REACH_AHEAD_MM + size) / speed, 1.5)
+    lead = min((REACH_AHEAD_MM + reach["size_mm"]) / speed, 1.5)
     ahead = [v + w * lead for v, w in zip(q, qd, strict=True)]
     if any(not lo - 0.01 <= v <= hi + 0.01 for v, (lo, hi) in zip(ahead, reach["bounds"], strict=True)):
         return  # it turns before then: wait for its next stroke
@@ -502,7 +500,7 @@ def _reach_in(world: World, reach: dict[str, Any], t: float) -> None:
     offsets = [(o[0], o[1], o[2] + lift) if i == only else (0.0, 0.0, -50.0)
                for i, (*_, o, _) in enumerate(_BODY)]
     if world.clear_of(reach["human"], offsets, REACH_CLEAR_MM / 1000.0, path=path):
-        reach["at_s"], reach["point"] = t, point
+        reach["at_s"] = t
 
 
 def _observation(world: World, sensor: Sensor, tick: int, t: float, q: list[float], qd: list[float], speed: float,

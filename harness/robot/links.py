@@ -81,6 +81,27 @@ class HttpLink:
         pass  # the client belongs to the run
 
 
+async def open_websocket(url: str, policy: Any, *, connect: Any = None, **options: Any) -> Any:
+    """A WebSocket to ``url`` (``websockets``' client connection), held to ``policy`` (the
+    service's address policy, None outside it): to each address the policy checked in
+    turn, by number, as the HTTP transport connects; never through a proxy from the
+    environment. ``connect`` replaces ``websockets``' own (tests); ``options`` go to it.
+    Raises ``TargetError(kind="blocked")`` before connecting, else the last ``OSError``."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    from harness.netguard import pinned
+
+    ways = await pinned(url, policy)
+    for i, way in enumerate(ways):
+        try:
+            return await (connect or ws_connect)(url, max_size=protocol.MAX_MESSAGE_BYTES, open_timeout=10,
+                                                 proxy=None, **options, **way)
+        except OSError:
+            if i == len(ways) - 1:
+                raise
+    raise AssertionError("pinned() gives at least one way")
+
+
 class WsLink:
     """The protocol over one WebSocket (``/v1/ws``): every request carries an ``op`` and
     an ``id``; a reply is matched to its request by id, so a late reply to an earlier
@@ -102,29 +123,15 @@ class WsLink:
     async def _open(self) -> None:
         if self._ws is not None:
             return
-        from websockets.asyncio.client import connect
-
         from harness.errors import TargetError
-        from harness.netguard import pinned
 
-        error: Exception | None = None
         try:
-            # to an address the policy checked (each in turn), never through a proxy from the environment
-            for way in await pinned(self.url, self.policy):
-                try:
-                    self._ws = await (self._connect or connect)(
-                        self.url, max_size=protocol.MAX_MESSAGE_BYTES, compression=None, open_timeout=10,
-                        close_timeout=2, proxy=None, **way)
-                    return
-                except OSError as exc:
-                    error = exc
-        except TargetError as exc:
-            if exc.kind == "blocked":  # blocked by the policy: said as such, not as a connection that failed
+            self._ws = await open_websocket(self.url, self.policy, connect=self._connect, compression=None,
+                                            close_timeout=2)
+        except Exception as exc:  # noqa: BLE001 - any failure to connect
+            if isinstance(exc, TargetError) and exc.kind == "blocked":  # said as such, not as a failed connection
                 raise
-            error = exc
-        except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
-            error = exc
-        raise ConnectionError(f"cannot open {self.url}: {type(error).__name__}: {error}") from None
+            raise ConnectionError(f"cannot open {self.url}: {type(exc).__name__}: {exc}") from None
 
     async def _request(self, op: str, timeout: float | None, **fields: Any) -> dict[str, Any]:
         async with self._lock:

@@ -132,7 +132,8 @@ class Sensor:
         me = math.hypot(x, y)
         for j, other in enumerate(readings):
             ox, oy, _ = other.position_mm
-            if j != i and j not in self.unseen and math.hypot(ox, oy) < me - PERSON_RADIUS_MM and _blocks(x, y, ox, oy, PERSON_RADIUS_MM):
+            if j != i and j not in self.unseen and math.hypot(ox, oy) < me - PERSON_RADIUS_MM and _blocks(
+                    x, y, ox, oy, PERSON_RADIUS_MM):
                 return False
         return True
 
